@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create .venv and install maildoctor into it. Usage: scripts/bootstrap.sh [EXTRAS]  (e.g. "test")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian ships venv separately; installing it needs root.
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    else
+        echo "bootstrap: python3-venv is missing: run 'sudo apt-get install -y python3-venv' first" >&2
+        exit 2
+    fi
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ -n "$extras" ]; then
+    .venv/bin/python -m pip install -q -e ".[$extras]"
+else
+    .venv/bin/python -m pip install -q -e .
+fi

@@ -1,0 +1,1 @@
+"""The `maildoctor` command: one module per subcommand, each exposing `command` (a click.Command)."""

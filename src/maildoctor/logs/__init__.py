@@ -1,0 +1,1 @@
+"""Mail-log engine: formats (one module each), readers, trace and scans."""

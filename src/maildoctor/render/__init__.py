@@ -1,0 +1,1 @@
+"""Renderers: one JSON encoder and the rich text report."""
