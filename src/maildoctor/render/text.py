@@ -50,7 +50,7 @@ def render_findings(console: Console, findings: Sequence[Finding], max_evidence:
             prefix = f"{escape(where)}: " if where else ""
             console.print(f"         [dim]evidence[/] {prefix}{escape(ev.text)}")
         if len(f.evidence) > len(shown):
-            console.print(f"         [dim]... {len(f.evidence) - len(shown)} more evidence items (see --format json)[/]")
+            console.print(f"         [dim]... {len(f.evidence) - len(shown)} more (see --format json)[/]")
         for step in f.fix:
             console.print(f"         [green]fix[/] {escape(step)}")
         console.print()
