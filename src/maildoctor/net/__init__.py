@@ -1,0 +1,1 @@
+"""The only code that touches DNS and sockets: resolver wrapper, port/SMTP/TLS probes."""

@@ -1,0 +1,1 @@
+"""Readers of server configuration under a root: aliases, valiases, .forward, CSF, cPanel flags, iptables."""
