@@ -1,0 +1,1 @@
+<?php require 'wp-blog-header.php';

@@ -1,0 +1,1 @@
+<?php /* obfuscated dropper (demo placeholder) */ eval(base64_decode('ZWNobyAnJzs='));
