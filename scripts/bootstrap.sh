@@ -13,9 +13,12 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-if [ -n "$extras" ]; then
-    .venv/bin/python -m pip install -q -e ".[$extras]"
-else
-    .venv/bin/python -m pip install -q -e .
+# pip's chatter goes to a log that is shown only when the install fails
+log=.venv/pip-install.log
+spec="."
+[ -n "$extras" ] && spec=".[$extras]"
+if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e "$spec"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "bootstrap: pip install failed (log above)" >&2
+    exit 1
 fi
