@@ -1,0 +1,241 @@
+"""How this server routes one address, from the files under a root (no exec, no DNS).
+
+The router order is the one cPanel's Exim configuration uses, which also covers DirectAdmin,
+Postfix virtual maps and a plain Debian Exim:
+
+1. a domain that is not local goes to a remote host (dnslookup);
+2. an exact forwarder for ``local@domain`` (valiases, DirectAdmin aliases, Postfix virtual);
+3. a mailbox of that address;
+4. a domain forwarder (vdomainaliases) rewrites the domain;
+5. the domain's default address ``*`` (what unknown addresses get);
+6. otherwise the address is unrouteable.
+
+Bare local parts (``*: alice`` in valiases, /etc/aliases targets) go through the system routers:
+/etc/aliases, the user's ~/.forward, the user's mailbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maildoctor.server.accounts import (
+    account_for_domain,
+    find_account,
+    find_mailbox,
+    is_local_domain,
+    read_passwd,
+    read_userdomains,
+    system_mailbox,
+)
+from maildoctor.server.aliases import (
+    AliasEntry,
+    AliasTarget,
+    parse_targets,
+    read_domain_aliases,
+    read_postfix_aliases,
+    read_system_aliases,
+    read_text,
+    read_vdomainaliases,
+    under,
+)
+from maildoctor.server.forward import read_forward
+
+MAX_DEPTH = 20  # Exim gives up far later; 20 redirections is already a misconfiguration
+
+OUTCOMES = ("mailbox", "pipe", "file", "fail", "defer", "blackhole", "remote", "unrouteable", "loop")
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One redirection that the address went through: which file and line sent it onwards."""
+
+    address: str
+    # valiases | valiases-default | directadmin | postfix-virtual | vdomainaliases | aliases | forward | include
+    via: str
+    file: Path | None
+    line: int | None
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where one branch of the address ends up.
+
+    kind: mailbox | pipe | file | fail | defer | blackhole | remote | unrouteable | loop.
+    value: the maildir, the pipe command, the file path, the :fail: text, the remote address.
+    account: the account whose uid runs a pipe or file delivery (the domain owner on cPanel).
+    """
+
+    kind: str
+    address: str
+    value: str = ""
+    hops: tuple[Hop, ...] = ()
+    account: str | None = None
+    exists: bool | None = None  # for mailboxes: is the maildir there
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    address: str
+    deliveries: tuple[Delivery, ...] = field(default_factory=tuple)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(d.kind for d in self.deliveries)
+
+
+def _split(address: str) -> tuple[str, str]:
+    local, at, domain = address.strip().strip("<>").rpartition("@")
+    if not at:
+        return address.strip().lower(), ""
+    return local.lower(), domain.lower().rstrip(".")
+
+
+def _lookup(entries: list[AliasEntry], local: str) -> AliasEntry | None:
+    """First match wins, as with Exim's lsearch."""
+    for e in entries:
+        if e.local_part == local:
+            return e
+    return None
+
+
+class _Router:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.owners = read_userdomains(root)
+        self.system_aliases = read_system_aliases(root) + read_postfix_aliases(root)
+
+    def route(self, address: str) -> Route:
+        return Route(address, tuple(self._route(address, (), frozenset(), None)))
+
+    def _route(self, address: str, hops: tuple[Hop, ...], seen: frozenset[str], acct: str | None) -> Iterator[Delivery]:
+        local, domain = _split(address)
+        key = f"{local}@{domain}" if domain else local
+        if key in seen:
+            yield Delivery("loop", key, key, hops, acct)
+            return
+        if len(hops) >= MAX_DEPTH:
+            yield Delivery("loop", key, "too many redirections", hops, acct)
+            return
+        seen = seen | {key}
+        if not domain:
+            yield from self._route_system(local, hops, seen, acct)
+            return
+        per_domain = read_domain_aliases(self.root, domain)
+        if not is_local_domain(self.root, domain):
+            # Postfix virtual_alias_maps rewrite any domain, local or not.
+            virtual = [e for e in per_domain if e.source == "postfix-virtual"]
+            entry = _lookup(virtual, local)
+            if entry is not None:
+                yield from self._expand(entry, "postfix-virtual", hops, seen, acct)
+                return
+            yield Delivery("remote", key, key, hops, acct)
+            return
+        owner = self.owners.get(domain)
+        entry = _lookup([e for e in per_domain if not e.is_default], local)
+        if entry is not None:
+            yield from self._expand(entry, entry.source, hops, seen, owner)
+            return
+        mailbox = find_mailbox(self.root, key)
+        if mailbox is not None:
+            yield Delivery("mailbox", key, str(mailbox.path), hops, owner, mailbox.exists)
+            return
+        for dom_alias in read_vdomainaliases(self.root, domain):
+            target = dom_alias.targets[0].value
+            hop = Hop(key, "vdomainaliases", dom_alias.file, dom_alias.line, dom_alias.raw)
+            yield from self._route(f"{local}@{target}", (*hops, hop), seen, owner)
+            return
+        default = _lookup([e for e in per_domain if e.is_default], "*")
+        if default is not None:
+            yield from self._expand(default, f"{default.source}-default", hops, seen, owner, key)
+            return
+        yield Delivery("unrouteable", key, "Unrouteable address", hops, owner)
+
+    def _route_system(
+        self, local: str, hops: tuple[Hop, ...], seen: frozenset[str], acct: str | None
+    ) -> Iterator[Delivery]:
+        entry = _lookup(self.system_aliases, local)
+        if entry is not None:
+            yield from self._expand(entry, entry.source, hops, seen, acct)
+            return
+        account = find_account(self.root, local)
+        if account is not None and (local in read_passwd(self.root) or local in self.owners.values()):
+            forward = read_forward(self.root, local, account.home)
+            if forward:
+                yield from self._expand_many(forward, "forward", hops, seen, local)
+                return
+            if local in self.owners.values():  # a cPanel account's own mailbox
+                path = under(self.root, account.home) / "mail"
+                yield Delivery("mailbox", local, str(path), hops, local, path.is_dir())
+                return
+        mailbox = system_mailbox(self.root, local)
+        if mailbox is not None:
+            yield Delivery("mailbox", local, str(mailbox.path), hops, local, mailbox.exists)
+            return
+        yield Delivery("unrouteable", local, "Unrouteable address", hops, acct)
+
+    def _expand(
+        self, entry: AliasEntry, via: str, hops: tuple[Hop, ...], seen: frozenset[str], acct: str | None, key: str = ""
+    ) -> Iterator[Delivery]:
+        yield from self._expand_many([entry], via, hops, seen, acct, key)
+
+    def _expand_many(
+        self,
+        entries: list[AliasEntry],
+        via: str,
+        hops: tuple[Hop, ...],
+        seen: frozenset[str],
+        acct: str | None,
+        key: str = "",
+    ) -> Iterator[Delivery]:
+        for entry in entries:
+            hop = Hop(key or entry.address, via, entry.file, entry.line, entry.raw)
+            yield from self._targets(entry.targets, (*hops, hop), seen, acct, entry.domain)
+
+    def _targets(
+        self,
+        targets: tuple[AliasTarget, ...],
+        hops: tuple[Hop, ...],
+        seen: frozenset[str],
+        acct: str | None,
+        domain: str,
+    ) -> Iterator[Delivery]:
+        addr = hops[-1].address if hops else ""
+        for t in targets:
+            if t.kind == "address":
+                yield from self._route(t.value, hops, seen, acct)
+            elif t.kind == "local":
+                mailbox = system_mailbox(self.root, t.value)
+                if t.value in self.owners.values():
+                    account = find_account(self.root, t.value)
+                    home = under(self.root, account.home) / "mail" if account else Path()
+                    yield Delivery("mailbox", t.value, str(home), hops, t.value, home.is_dir())
+                elif mailbox is not None:
+                    yield Delivery("mailbox", t.value, str(mailbox.path), hops, t.value, mailbox.exists)
+                else:
+                    yield Delivery("unrouteable", t.value, "Unrouteable address", hops, acct)
+            elif t.kind == "include":
+                path = under(self.root, t.value)
+                if not path.is_file():
+                    yield Delivery("defer", addr, f"failed to open included file {t.value}", hops, acct)
+                    continue
+                inc = parse_targets(read_text(path))
+                hop = Hop(addr, "include", path, 1, t.render())
+                yield from self._targets(inc, (*hops, hop), seen, acct, domain)
+            elif t.kind == "unknown":
+                continue  # behaves as though the alias were not there; rare, not followed further
+            else:
+                owner = acct or (self.owners.get(domain) if domain else None)
+                yield Delivery(t.kind, addr, t.value, hops, owner)
+
+
+def route_address(root: Path, address: str) -> Route:
+    """Every place `address` ends up on this server, with the files and lines that send it there."""
+    return _Router(root).route(address)
+
+
+def domain_owner(root: Path, domain: str) -> str | None:
+    acct = account_for_domain(root, domain)
+    return acct.name if acct else None
