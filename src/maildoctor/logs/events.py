@@ -46,6 +46,7 @@ class EventKind(enum.Enum):
     DAEMON = "daemon"
     PANIC = "panic"
     WARNING = "warning"
+    CONTINUATION = "continuation"  # reject-log header dump or an untimestamped follow-on line
     OTHER = "other"  # recognised as a valid line of the format, nothing more specific
     UNKNOWN = "unknown"  # not recognised at all
 
