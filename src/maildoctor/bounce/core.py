@@ -1,0 +1,126 @@
+"""Parse and classify one bounce: the pure core behind `maildoctor bounce`."""
+
+from __future__ import annotations
+
+import re
+
+from maildoctor.bounce.agents import AgentResult, agents
+from maildoctor.bounce.mime import Mail, parse_mail
+from maildoctor.bounce.model import Bounce, RawRecipient, Recipient, Rule
+from maildoctor.bounce.reason import Fact, classify, is_hard, status_reason
+from maildoctor.bounce.text import (
+    find_all_status,
+    find_command,
+    find_reply_code,
+    header_fields,
+    split_original,
+    squeeze,
+)
+
+_DIAG_PREFIX = re.compile(r"^(?:smtp|x-\w+|[a-z0-9-]+)\s*;\s*", re.I)
+
+
+def _prefer_status(dsn_status: str, diagnostic: str) -> str:
+    """The DSN's Status, unless it is generic (x.0.0) and the diagnostic names a precise one."""
+    found = [s for s in find_all_status(diagnostic) if s[0] in "45"]
+    if not dsn_status:
+        return found[0] if found else ""
+    if dsn_status.endswith(".0.0") and found:
+        for s in found:
+            if s[0] == dsn_status[0] and not s.endswith(".0.0"):
+                return s
+    return dsn_status
+
+
+def _finish(raw: RawRecipient) -> Recipient:
+    diagnostic = squeeze(raw.diagnostic)
+    status = _prefer_status(raw.status.strip(), diagnostic)
+    smtp_code = raw.smtp_code or find_reply_code(diagnostic)
+    if smtp_code and status and smtp_code[0] != status[0] and status[0] in "45":
+        smtp_code = ""  # a 250 quoted in a 5xx diagnostic is not this recipient's reply
+    command = raw.command or find_command(diagnostic)
+    action = raw.action
+    if not action:
+        action = "failed" if status.startswith("5") or smtp_code.startswith("5") else ""
+    fact = Fact(
+        status=status,
+        diagnostic=diagnostic,
+        diagnostic_type=raw.diagnostic_type.upper(),
+        command=command,
+        action=action,
+        smtp_code=smtp_code,
+        reason=raw.reason,
+        rule=Rule(raw.rule or "agent", raw.rule_text) if raw.reason else None,
+    )
+    reason, rule = classify(fact)
+    return Recipient(
+        address=raw.address,
+        action=action,
+        status=status,
+        smtp_code=smtp_code,
+        reason=reason,
+        hard=is_hard(reason, status, smtp_code),
+        diagnostic=diagnostic,
+        remote_mta=raw.remote_mta,
+        rule=rule,
+        original_recipient=raw.original_recipient,
+        command=command,
+        feedback_type=raw.feedback_type,
+    )
+
+
+def _kind(result: AgentResult, recipients: list[Recipient]) -> str:
+    if result.kind in ("feedback", "autoreply", "not_bounce"):
+        return result.kind
+    if result.kind == "delay":
+        return "delay"
+    if recipients and all(r.reason == "delivered" for r in recipients):
+        return "not_bounce"
+    if recipients and all(r.action == "delayed" for r in recipients):
+        return "delay"
+    return "failure"
+
+
+def _original(mail: Mail) -> dict[str, str]:
+    text = mail.original or split_original(mail.body)[1]
+    if not text:
+        return {}
+    return header_fields(text, ("message-id", "from", "to", "subject"))
+
+
+def analyze_mail(mail: Mail, file: str = "") -> Bounce:
+    result: AgentResult | None = None
+    agent_name = ""
+    for agent in agents():
+        if not agent.sniff(mail):
+            continue
+        got = agent.parse(mail)
+        if got is not None and got.recipients:
+            result, agent_name = got, agent.name
+            break
+    orig = _original(mail)
+    notes = ["input truncated for parsing"] if mail.truncated else []
+    if result is None:
+        return Bounce(file, "not_bounce", "", "", orig.get("message-id", ""), orig.get("from", ""),
+                      orig.get("to", ""), orig.get("subject", ""), (), tuple(notes))  # fmt: skip
+    recipients = [_finish(r) for r in result.recipients]
+    return Bounce(
+        file=file,
+        kind=_kind(result, recipients),
+        agent=agent_name,
+        reporting_mta=result.reporting_mta.split(";")[-1].strip(),
+        original_message_id=orig.get("message-id", "").strip(),
+        original_from=orig.get("from", ""),
+        original_to=orig.get("to", ""),
+        original_subject=orig.get("subject", ""),
+        recipients=tuple(recipients),
+        notes=tuple(notes + result.notes),
+    )
+
+
+def parse_bounce(raw: bytes, file: str = "") -> Bounce:
+    """Parse and classify one message given as raw bytes."""
+    return analyze_mail(parse_mail(raw), file)
+
+
+__all__ = ["analyze_mail", "parse_bounce", "status_reason"]

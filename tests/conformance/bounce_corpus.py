@@ -1,0 +1,77 @@
+"""Shared scoring of maildoctor bounce results against the Sisimai corpus expectations."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maildoctor.bounce import Bounce, parse_bounce
+
+SISIMAI_UNDISCLOSED = "undisclosed-recipient-in-headers@libsisimai.org.invalid"
+
+
+@dataclass
+class Score:
+    records: int = 0
+    reason_ok: int = 0
+    recipient_ok: int = 0
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    misses: list[tuple[str, str, str, str]] = field(default_factory=list)  # file, recipient, expected, got
+
+    @property
+    def reason_rate(self) -> float:
+        return self.reason_ok / self.records if self.records else 0.0
+
+    @property
+    def recipient_rate(self) -> float:
+        return self.recipient_ok / self.records if self.records else 0.0
+
+    def table(self, top: int = 40) -> str:
+        lines = [f"{'expected':<16} {'got':<16} count"]
+        for (exp, got), n in self.confusion.most_common(top):
+            lines.append(f"{exp:<16} {got:<16} {n}")
+        return "\n".join(lines)
+
+
+def expected_rows(corpus: Path, prefix: str) -> list[dict[str, str]]:
+    with open(corpus / "expected.tsv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [r for r in rows if r["file"].startswith(prefix) and not r["expected_reason"].startswith("(none")]
+
+
+def _norm(addr: str) -> str:
+    a = addr.strip().lower()
+    return "" if a == SISIMAI_UNDISCLOSED else a
+
+
+def score(corpus: Path, prefix: str, accepted: dict[str, str] | None = None) -> tuple[Score, dict[str, Bounce]]:
+    """Score every labelled record under data/<prefix>; `accepted` maps file -> our deliberate reason."""
+    rows = expected_rows(corpus, prefix)
+    results: dict[str, Bounce] = {}
+    for name in sorted({r["file"] for r in rows}):
+        results[name] = parse_bounce((corpus / "data" / name).read_bytes(), name)
+    sc = Score()
+    by_file: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        by_file[r["file"]].append(r)
+    for name, exp_rows in by_file.items():
+        got = results[name].recipients
+        for i, r in enumerate(exp_rows):
+            sc.records += 1
+            want_addr = _norm(r["expected_recipient"])
+            match = [g for g in got if _norm(g.address) == want_addr]
+            if match:
+                sc.recipient_ok += 1
+            g = match[0] if match else (got[i] if i < len(got) else (got[0] if got else None))
+            reason = g.reason if g else "-"
+            want = r["expected_reason"]
+            if accepted and accepted.get(name) == reason:
+                want = reason
+            if reason == want:
+                sc.reason_ok += 1
+            else:
+                sc.confusion[(want, reason)] += 1
+                sc.misses.append((name, want_addr, want, reason))
+    return sc, results
