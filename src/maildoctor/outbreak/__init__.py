@@ -1,0 +1,1 @@
+"""Who is sending: per-source statistics over the mail log, compromise scoring and containment."""
