@@ -326,13 +326,11 @@ class ZoneResolver:
                     if target:
                         return NOERROR, (), (), target
                     continue
-                if t != rdtype:
+                if t != rdtype or v == "NONE":  # NONE only says the name exists (and stops TXT generation)
                     continue
                 seen_type = True
                 if v == "TIMEOUT":
                     return TIMEOUT, (), (), None
-                if v == "NONE":
-                    continue
                 if t in ("TXT", "SPF"):
                     parts = (v,) if isinstance(v, str) else tuple(str(s) for s in v)
                     strings.append(parts)

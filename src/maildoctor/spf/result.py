@@ -1,0 +1,125 @@
+"""The outcome of one SPF evaluation, its trace, and the header lines a receiver adds for it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
+
+_PVALUE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*@?[A-Za-z0-9.-]+$")  # RFC 8601 pvalue
+_DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One step of the evaluation: a DNS query, a record, a term and its outcome, a limit, the result."""
+
+    depth: int  # include/redirect nesting (0 = the domain being checked)
+    domain: str
+    action: str  # check | query | record | term | match | void | limit | error | explanation | result
+    text: str
+    term: str = ""
+    query: str = ""  # "NAME TYPE"
+    answer: str = ""  # status and records, one line
+    lookups: int = 0  # DNS-querying terms counted so far (limit 10)
+    void_lookups: int = 0  # void answers so far (limit 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"depth": self.depth, "domain": self.domain, "action": self.action, "text": self.text}
+        for key in ("term", "query", "answer"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        out["lookups"] = self.lookups
+        out["void_lookups"] = self.void_lookups
+        return out
+
+    def render(self) -> str:
+        counters = f"[lookups {self.lookups}/10, void {self.void_lookups}/2]"
+        return f"{'  ' * self.depth}{self.domain}: {self.text}  {counters}"
+
+
+@dataclass(frozen=True, slots=True)
+class SpfResult:
+    result: str
+    ip: str
+    sender: str  # the full identity checked ("postmaster@helo" for the HELO identity)
+    domain: str
+    identity: str  # "mailfrom" | "helo"
+    helo: str = ""
+    mechanism: str = ""  # the term that decided ("default" when none matched, "" when no record)
+    explanation: str = ""  # the exp= text (or the default) for fail
+    problem: str = ""  # why permerror / temperror / none
+    reason: str = ""  # one sentence: why the result is what it is
+    record: str = ""  # the record of DOMAIN that was evaluated
+    lookups: int = 0
+    void_lookups: int = 0
+    trace: tuple[TraceStep, ...] = field(default=())
+
+    def comment(self, receiver: str = "") -> str:
+        who = f"{receiver}: " if receiver else ""
+        s, ip, d = self.sender, self.ip, self.domain
+        text = {
+            "pass": f"domain of {s} designates {ip} as permitted sender",
+            "fail": f"domain of {s} does not designate {ip} as permitted sender",
+            "softfail": f"domain of transitioning {s} does not designate {ip} as permitted sender",
+            "neutral": f"{ip} is neither permitted nor denied by domain of {s}",
+            "none": f"{d} does not designate permitted sender hosts",
+            "permerror": f"permanent error in processing domain of {d}: {self.problem}",
+            "temperror": f"temporary error in processing during lookup of {d}: {self.problem}",
+        }[self.result]
+        return f"{who}{text}"
+
+    def received_spf(self, receiver: str = "") -> str:
+        """The Received-SPF header line (RFC 7208 §9.1)."""
+        pairs = [("client-ip", self.ip), ("envelope-from", self.sender)]
+        if self.helo:
+            pairs.append(("helo", self.helo))
+        if self.problem and self.result in ("permerror", "temperror"):
+            pairs.append(("problem", self.problem))
+        if receiver:
+            pairs.append(("receiver", receiver))
+        pairs.append(("identity", self.identity))
+        if self.mechanism:
+            pairs.append(("mechanism", self.mechanism))
+        kv = "; ".join(f"{k}={_value(v)}" for k, v in pairs)
+        return f"Received-SPF: {self.result} ({_comment_safe(self.comment(receiver))}) {kv};"
+
+    def authentication_results(self, authserv_id: str = "") -> str:
+        """The Authentication-Results header line (RFC 8601 §2.7.2)."""
+        value = self.helo if self.identity == "helo" else self.sender
+        prop = f"smtp.{self.identity}={value if _PVALUE.match(value) else _value(value)}"
+        comment = _comment_safe(self.comment())
+        return f"Authentication-Results: {authserv_id or 'localhost'}; spf={self.result} ({comment}) {prop}"
+
+    def to_dict(self, receiver: str = "") -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "explanation": self.explanation,
+            "mechanism": self.mechanism,
+            "lookups": self.lookups,
+            "void_lookups": self.void_lookups,
+            "trace": [s.to_dict() for s in self.trace],
+            "received_spf": self.received_spf(receiver),
+            "authentication_results": self.authentication_results(receiver),
+            "ip": self.ip,
+            "sender": self.sender,
+            "helo": self.helo,
+            "domain": self.domain,
+            "identity": self.identity,
+            "record": self.record,
+            "problem": self.problem,
+            "reason": self.reason,
+        }
+
+
+def _value(v: str) -> str:
+    if v and _DOT_ATOM.match(v):
+        return v
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _comment_safe(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\n", " ")
