@@ -1,0 +1,275 @@
+"""Join the header chain with what our own log says, and place the delay.
+
+Our hop is the Received header our server wrote: its ``id`` is the Exim message id or the
+Postfix queue id under which the local log knows the message. The log engine's trace gives the
+story (arrival, deferrals with the remote answers, delivery, queue time); the verdict then
+splits the total time into before us, on our server, and after us.
+
+Log times are the server's local time without a zone; the offset our server wrote in its own
+Received header says which zone that is, so both clocks are compared in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from maildoctor.headers.dates import format_seconds
+from maildoctor.headers.hops import Chain, Hop
+
+if TYPE_CHECKING:
+    from maildoctor.logs.events import LogEvent
+    from maildoctor.logs.story import MessageStory
+
+SIGNIFICANT_SECONDS = 120  # below this a part of the trip is not "where the delay was"
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    time: dt.datetime | None  # UTC when the zone is known, else as logged
+    recipient: str | None
+    host: str | None
+    answer: str
+    source: str
+    line: int
+
+
+@dataclass
+class LocalJoin:
+    """What our log says about this message."""
+
+    matched_by: str  # "exim id ..." | "postfix id ..." | "message-id ..."
+    hop_index: int | None  # our hop in the chain (None when found only by Message-ID)
+    story: MessageStory
+    arrival: dt.datetime | None  # UTC when the zone is known
+    finished: dt.datetime | None
+    queue_seconds: float | None
+    deferrals: list[Deferral] = field(default_factory=list)
+    retries_skipped: int = 0
+    zone_known: bool = False
+    files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "matched_by": self.matched_by,
+            "hop_index": self.hop_index,
+            "message": self.story.id,
+            "arrival": self.arrival.isoformat() if self.arrival else None,
+            "finished": self.finished.isoformat() if self.finished else None,
+            "queue_seconds": self.queue_seconds,
+            "final_status": self.story.final_status,
+            "deferrals": [
+                {
+                    "time": d.time.isoformat() if d.time else None,
+                    "recipient": d.recipient,
+                    "host": d.host,
+                    "answer": d.answer,
+                    "source": d.source,
+                    "line": d.line,
+                }
+                for d in self.deferrals
+            ],
+            "retries_skipped": self.retries_skipped,
+            "zone_known": self.zone_known,
+            "files": self.files,
+            "story": self.story.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    where: str  # before_us | on_our_server | after_us | none | unknown
+    summary: str
+    before_seconds: float | None = None
+    here_seconds: float | None = None
+    after_seconds: float | None = None
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "where": self.where,
+            "summary": self.summary,
+            "before_us_seconds": self.before_seconds,
+            "on_our_server_seconds": self.here_seconds,
+            "after_us_seconds": self.after_seconds,
+            "reasons": list(self.reasons),
+        }
+
+
+def _id_kind(value: str) -> str | None:
+    from maildoctor.logs import exim, postfix
+
+    if exim.is_message_id(value):
+        return "exim"
+    if postfix.is_queue_id(value):
+        return "postfix"
+    return None
+
+
+def candidate_ids(chain: Chain) -> list[tuple[int, str, str]]:
+    """(hop index, kind, id) for hops whose id looks like an Exim or Postfix id, newest first."""
+    out = []
+    for hop in reversed(chain.hops):
+        raw = (hop.received.id or "").split(";")[0].strip()
+        kind = _id_kind(raw) if raw else None
+        if kind:
+            out.append((hop.index, kind, raw))
+    return out
+
+
+def _to_utc(t: dt.datetime | None, offset_minutes: int | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    if t.tzinfo is not None:
+        return t.astimezone(dt.UTC)
+    if offset_minutes is None:
+        return t  # zone unknown: kept naive, compared as if UTC (flagged by zone_known=False)
+    return (t - dt.timedelta(minutes=offset_minutes)).replace(tzinfo=dt.UTC)
+
+
+def _deferrals(events: Sequence[LogEvent], offset: int | None) -> tuple[list[Deferral], int]:
+    from maildoctor.logs.events import EventKind
+
+    out, skipped = [], 0
+    for e in events:
+        if e.kind is EventKind.DEFERRAL:
+            out.append(
+                Deferral(
+                    _to_utc(e.time, offset),
+                    e.original_recipient or e.recipient,
+                    e.remote_host or e.remote_ip,
+                    e.diagnostic or e.raw,
+                    e.source,
+                    e.line_no,
+                )
+            )
+        elif e.kind is EventKind.RETRY_NOT_REACHED:
+            skipped += 1
+    return out, skipped
+
+
+def read_local(chain: Chain, message_id: str | None, paths: Sequence[Path | str]) -> tuple[LocalJoin | None, list[str]]:
+    """Find this message in the local logs: by our hop's Exim/Postfix id, else by Message-ID.
+
+    Returns the join (None when the message is not there) and one line per unreadable log.
+    """
+    from maildoctor.logs.trace import trace
+
+    tried: list[tuple[str, int | None, Any]] = []
+    hop_index: int | None
+    problems: list[str] = []
+    for hop_index, kind, value in candidate_ids(chain):
+        result = trace(value, paths)
+        problems = result.problems.lines()
+        story = result.by_id(value)
+        if story is not None:
+            tried.append((f"{kind} id {value}", hop_index, (story, result.files)))
+            break
+    if not tried and message_id:
+        mid = message_id.strip()
+        if not mid.startswith("<"):
+            mid = f"<{mid}>"
+        result = trace(mid, paths)
+        problems = result.problems.lines()
+        arrivals = [m for m in result.messages if not m.is_bounce and not m.is_delay_warning]
+        if arrivals:
+            story = arrivals[0]
+            hop_index = next((h.index for h in chain.hops if (h.received.id or "").strip() == story.id), None)
+            tried.append((f"message-id {mid}", hop_index, (story, result.files)))
+    if not tried:
+        return None, problems
+    matched_by, hop_index, (story, files) = tried[0]
+    our_hop = chain.hops[hop_index - 1] if hop_index else None
+    offset = our_hop.time.offset_minutes if our_hop and our_hop.time else None
+    deferrals, skipped = _deferrals(story.evidence, offset)
+    join = LocalJoin(
+        matched_by=matched_by,
+        hop_index=hop_index,
+        story=story,
+        arrival=_to_utc(story.received_at, offset),
+        finished=_to_utc(story.completed_at or story.last_seen, offset),
+        queue_seconds=story.queue_seconds,
+        deferrals=deferrals,
+        retries_skipped=skipped,
+        zone_known=offset is not None,
+        files=list(files),
+    )
+    return join, problems
+
+
+def _hop_name(hop: Hop) -> str:
+    r = hop.received
+    return r.by_host or r.by or "?"
+
+
+def _headers_only(chain: Chain) -> Verdict:
+    slow = chain.slowest
+    if slow is None or (slow.delay_seconds or 0) < SIGNIFICANT_SECONDS:
+        total = f" in {format_seconds(chain.total_seconds)}" if chain.total_seconds is not None else ""
+        return Verdict("none", f"No significant delay: delivered{total} across {len(chain.hops)} hops.")
+    prev = chain.hops[slow.previous_index - 1] if slow.previous_index else None
+    holder = _hop_name(prev) if prev else (slow.received.from_host or "the previous server")
+    assert slow.delay_seconds is not None
+    return Verdict(
+        "unknown",
+        f"The slowest hop is hop {slow.index}: {format_seconds(slow.delay_seconds)} "
+        f"({slow.share_percent:.0f}% of the delays) between {holder} and {_hop_name(slow)}. "
+        f"The message waited in the queue of {holder} (or could not reach {_hop_name(slow)}); "
+        f"its log says why. Give --log or --root to check our own server.",
+    )
+
+
+def decide(chain: Chain, local: LocalJoin | None) -> Verdict:
+    """Where the delay was: before reaching us, on our server (and why), or after us."""
+    if local is None:
+        return _headers_only(chain)
+    stamped = [h for h in chain.hops if h.time is not None]
+    our = chain.hops[local.hop_index - 1] if local.hop_index else None
+    first = stamped[0].time if stamped else None
+    last = stamped[-1].time if stamped else None
+    here = local.queue_seconds
+    if here is None and local.arrival and local.finished:
+        here = max(0.0, (local.finished - local.arrival).total_seconds())
+    before = after = None
+    if our is not None and our.time is not None and first is not None:
+        before = (our.time.utc - first.utc).total_seconds()
+        if our is stamped[0] and chain.sender_clock is not None:
+            before = max(0.0, (our.time.utc - chain.sender_clock.date.utc).total_seconds())
+        if last is not None and our.index < stamped[-1].index:
+            after = max(0.0, (last.utc - our.time.utc).total_seconds() - (here or 0.0))
+    reasons = [f"deferred: {d.answer}" + (f" (from {d.host})" if d.host else "") for d in local.deferrals]
+    if local.retries_skipped:
+        reasons.append(f"{local.retries_skipped} queue runs skipped it: retry time not reached")
+    if local.story.frozen:
+        reasons.append("the message is frozen")
+    parts = {"before_us": before, "on_our_server": here, "after_us": after}
+    known = {k: v for k, v in parts.items() if v is not None}
+    if not known:
+        return Verdict(
+            "unknown", "Found in our log but the times could not be compared.", before, here, after, tuple(reasons)
+        )
+    where, worst = max(known.items(), key=lambda kv: kv[1])
+    if worst < SIGNIFICANT_SECONDS and not local.deferrals:
+        return Verdict(
+            "none", "No significant delay before, on or after our server.", before, here, after, tuple(reasons)
+        )
+    if worst < SIGNIFICANT_SECONDS:
+        where = "on_our_server"
+    text = {
+        "before_us": f"The delay was before the message reached us: {format_seconds(worst)} between the first "
+        f"server and ours. Ask the sender's provider; our server took it as soon as it arrived.",
+        "on_our_server": f"The delay was on our server: the message stayed {format_seconds(here or 0)} in our "
+        f"queue ({local.matched_by})"
+        + (
+            f", deferred {len(local.deferrals)} time(s); last answer: {local.deferrals[-1].answer}"
+            if local.deferrals
+            else ""
+        )
+        + ".",
+        "after_us": f"The delay was after our server: {format_seconds(worst)} between our delivery and the last "
+        f"hop. The next server (or its filters) held it.",
+    }[where]
+    return Verdict(where, text, before, here, after, tuple(reasons))
