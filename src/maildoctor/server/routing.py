@@ -75,6 +75,27 @@ class Delivery:
     account: str | None = None
     exists: bool | None = None  # for mailboxes: is the maildir there
 
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The addresses this delivery went through, first to last (repeats included)."""
+        out = [h.address for h in self.hops]
+        if not out or out[-1] != self.address:
+            out.append(self.address)
+        return tuple(out)
+
+    @property
+    def loop(self) -> tuple[str, ...]:
+        """The cycle when the chain comes back to an earlier address (a -> b -> a), else ().
+
+        An address forwarding to itself (``a: a, b`` keeps a copy) is not a loop.
+        """
+        chain = [h.address for h in self.hops] + [self.address]
+        for i, addr in enumerate(chain):
+            for j in range(i + 2, len(chain)):
+                if chain[j] == addr and any(c != addr for c in chain[i + 1 : j]):
+                    return tuple(chain[i : j + 1])
+        return ()
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -110,61 +131,68 @@ class _Router:
     def route(self, address: str) -> Route:
         return Route(address, tuple(self._route(address, (), frozenset(), None)))
 
-    def _route(self, address: str, hops: tuple[Hop, ...], seen: frozenset[str], acct: str | None) -> Iterator[Delivery]:
+    def _route(
+        self, address: str, hops: tuple[Hop, ...], seen: frozenset[tuple[str, str]], acct: str | None
+    ) -> Iterator[Delivery]:
         local, domain = _split(address)
         key = f"{local}@{domain}" if domain else local
-        if key in seen:
-            yield Delivery("loop", key, key, hops, acct)
-            return
         if len(hops) >= MAX_DEPTH:
             yield Delivery("loop", key, "too many redirections", hops, acct)
             return
-        seen = seen | {key}
+
+        # Exim skips a router that already redirected this same address higher up the chain
+        # (that is how it breaks a -> b -> a); the address then falls through to later routers.
+        def skip(router: str) -> bool:
+            return (key, router) in seen
+
         if not domain:
             yield from self._route_system(local, hops, seen, acct)
             return
         per_domain = read_domain_aliases(self.root, domain)
         if not is_local_domain(self.root, domain):
             # Postfix virtual_alias_maps rewrite any domain, local or not.
-            virtual = [e for e in per_domain if e.source == "postfix-virtual"]
+            virtual = [e for e in per_domain if e.source == "postfix-virtual" and not e.is_default]
             entry = _lookup(virtual, local)
-            if entry is not None:
-                yield from self._expand(entry, "postfix-virtual", hops, seen, acct)
+            if entry is not None and not skip("alias"):
+                yield from self._expand([entry], entry.source, hops, seen | {(key, "alias")}, acct)
                 return
             yield Delivery("remote", key, key, hops, acct)
             return
         owner = self.owners.get(domain)
         entry = _lookup([e for e in per_domain if not e.is_default], local)
-        if entry is not None:
-            yield from self._expand(entry, entry.source, hops, seen, owner)
+        if entry is not None and not skip("alias"):
+            yield from self._expand([entry], entry.source, hops, seen | {(key, "alias")}, owner)
             return
         mailbox = find_mailbox(self.root, key)
         if mailbox is not None:
             yield Delivery("mailbox", key, str(mailbox.path), hops, owner, mailbox.exists)
             return
         for dom_alias in read_vdomainaliases(self.root, domain):
+            if skip("vdomainaliases"):
+                break
             target = dom_alias.targets[0].value
             hop = Hop(key, "vdomainaliases", dom_alias.file, dom_alias.line, dom_alias.raw)
-            yield from self._route(f"{local}@{target}", (*hops, hop), seen, owner)
+            yield from self._route(f"{local}@{target}", (*hops, hop), seen | {(key, "vdomainaliases")}, owner)
             return
         default = _lookup([e for e in per_domain if e.is_default], "*")
-        if default is not None:
-            yield from self._expand(default, f"{default.source}-default", hops, seen, owner, key)
+        if default is not None and not skip("default"):
+            via = f"{default.source}-default"
+            yield from self._expand([default], via, hops, seen | {(key, "default")}, owner, key)
             return
         yield Delivery("unrouteable", key, "Unrouteable address", hops, owner)
 
     def _route_system(
-        self, local: str, hops: tuple[Hop, ...], seen: frozenset[str], acct: str | None
+        self, local: str, hops: tuple[Hop, ...], seen: frozenset[tuple[str, str]], acct: str | None
     ) -> Iterator[Delivery]:
         entry = _lookup(self.system_aliases, local)
-        if entry is not None:
-            yield from self._expand(entry, entry.source, hops, seen, acct)
+        if entry is not None and (local, "aliases") not in seen:
+            yield from self._expand([entry], entry.source, hops, seen | {(local, "aliases")}, acct)
             return
         account = find_account(self.root, local)
         if account is not None and (local in read_passwd(self.root) or local in self.owners.values()):
             forward = read_forward(self.root, local, account.home)
-            if forward:
-                yield from self._expand_many(forward, "forward", hops, seen, local)
+            if forward and (local, "forward") not in seen:
+                yield from self._expand(forward, "forward", hops, seen | {(local, "forward")}, local)
                 return
             if local in self.owners.values():  # a cPanel account's own mailbox
                 path = under(self.root, account.home) / "mail"
@@ -177,16 +205,11 @@ class _Router:
         yield Delivery("unrouteable", local, "Unrouteable address", hops, acct)
 
     def _expand(
-        self, entry: AliasEntry, via: str, hops: tuple[Hop, ...], seen: frozenset[str], acct: str | None, key: str = ""
-    ) -> Iterator[Delivery]:
-        yield from self._expand_many([entry], via, hops, seen, acct, key)
-
-    def _expand_many(
         self,
         entries: list[AliasEntry],
         via: str,
         hops: tuple[Hop, ...],
-        seen: frozenset[str],
+        seen: frozenset[tuple[str, str]],
         acct: str | None,
         key: str = "",
     ) -> Iterator[Delivery]:
@@ -198,7 +221,7 @@ class _Router:
         self,
         targets: tuple[AliasTarget, ...],
         hops: tuple[Hop, ...],
-        seen: frozenset[str],
+        seen: frozenset[tuple[str, str]],
         acct: str | None,
         domain: str,
     ) -> Iterator[Delivery]:
