@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import cache
+
+from maildoctor import kb
 
 from maildoctor.bounce.agents import AgentResult, agents
 from maildoctor.bounce.mime import Mail, parse_mail
@@ -32,20 +35,64 @@ def _prefer_status(dsn_status: str, diagnostic: str) -> str:
     return dsn_status
 
 
+_MULTILINE = re.compile(r"(?:^|\s)([245]\d\d)[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?")
+
+
+def _join_multiline_reply(diagnostic: str) -> str:
+    """'550-5.2.1 The user ... 550-5.2.1 prevents ...' -> '550-5.2.1 The user ... prevents ...'."""
+    first = _MULTILINE.search(diagnostic)
+    if not first:
+        return diagnostic
+    code = first.group(1)
+    head, tail = diagnostic[: first.end()], diagnostic[first.end() :]
+    if code not in tail:
+        return diagnostic
+    tail = re.sub(rf"(?:^|\s){code}[- ](?:[245]\.\d{{1,3}}\.\d{{1,3}}\s)?", " ", tail)
+    return squeeze(head + tail)
+
+
+@cache
+def _messages() -> tuple[tuple[str, str, str, re.Pattern[str]], ...]:
+    out = []
+    for e in kb.load("bounce_messages"):
+        combined = re.compile("|".join(f"(?:{p.pattern})" for p in e.patterns), re.IGNORECASE)
+        out.append((e.id, str(e["reason"]), str(e.get("command", "")), combined))
+    return tuple(out)
+
+
+def _known_message(raw: RawRecipient, diagnostic: str) -> None:
+    """Set the reason when the diagnostic is a message whose reason is known (kb/bounce_messages.toml)."""
+    if raw.reason:
+        return
+    for rule_id, reason, command, pat in _messages():
+        m = pat.search(diagnostic)
+        if m:
+            raw.reason, raw.rule, raw.rule_text = reason, rule_id, m.group(0)
+            if command and not raw.command:
+                raw.command = command
+            return
+
+
 def _finish(raw: RawRecipient) -> Recipient:
-    diagnostic = squeeze(raw.diagnostic)
+    diagnostic = _join_multiline_reply(squeeze(raw.diagnostic))
+    _known_message(raw, diagnostic)
     status = _prefer_status(raw.status.strip(), diagnostic)
     smtp_code = raw.smtp_code or find_reply_code(diagnostic)
     if smtp_code and status and smtp_code[0] != status[0] and status[0] in "45":
         smtp_code = ""  # a 250 quoted in a 5xx diagnostic is not this recipient's reply
     command = raw.command or find_command(diagnostic)
+    if not command and f"<{raw.address.lower()}>" in diagnostic.lower():
+        command = "RCPT"  # the remote server's reply names the recipient: it answered RCPT TO
     action = raw.action
     if not action:
         action = "failed" if status.startswith("5") or smtp_code.startswith("5") else ""
+    dtype = raw.diagnostic_type.upper()
+    if dtype not in ("", "SMTP", "X-UNIX") and smtp_code:
+        dtype = "SMTP"  # e.g. X-Postfix text that quotes the remote server's SMTP reply
     fact = Fact(
         status=status,
         diagnostic=diagnostic,
-        diagnostic_type=raw.diagnostic_type.upper(),
+        diagnostic_type=dtype,
         command=command,
         action=action,
         smtp_code=smtp_code,

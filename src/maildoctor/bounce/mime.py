@@ -120,7 +120,10 @@ class _Flattener:
                     if isinstance(sub, email.message.Message):
                         self.walk(sub, depth + 1)
             return
-        if ctype in ("message/delivery-status", "message/global-delivery-status", "message/feedback-report"):
+        if maintype == "multipart":
+            # declared multipart but no boundary in the body: read it as plain text
+            self.emit("\n" + _decode_text(part))
+        elif ctype in ("message/delivery-status", "message/global-delivery-status", "message/feedback-report"):
             self.emit("\n" + _decode_text(part) + "\n")
         elif ctype in ("text/rfc822-headers", "message/rfc822-headers", "text/rfc822") or ctype in ("message/rfc822", "message/global"):
             self.in_original = True

@@ -254,20 +254,23 @@ class _Classifier:
         if f.status.startswith("2."):
             return "delivered", Rule(f"status.{f.status}", f.status)
         reason = ""
+        agent_rule = f.rule or Rule("agent", f.reason)
         if f.diagnostic_type in ("SMTP", ""):
             for name in _ORDER_FIRST:
+                if f.reason == name:
+                    return name, agent_rule
                 probe: Callable[[], bool] = getattr(self, "p_" + name)
                 self.rule = None
                 if probe():
                     reason = name
                     break
         if not reason:
+            if f.reason and f.reason not in ("undefined", "onhold"):
+                return f.reason, agent_rule
             self.rule = None
             reason = self.anotherone()
             if reason == "undefined":
                 reason = ""
-            if not reason and f.reason:
-                return f.reason, f.rule or Rule("agent", f.reason)
             if not reason and f.action == "delayed":
                 return "expired", Rule("action.delayed", "delayed")
             if reason:

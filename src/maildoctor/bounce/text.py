@@ -25,7 +25,7 @@ _ORIGINAL_MARKERS = re.compile(
     r"-+ ?Original message follows|-+ ?Undelivered message headers follow|"
     r"--- Below this line is a copy of the message\.|-+ ?Returned message -+|"
     r"-+ ?Original message -+|-+ ?Original Message -+|-+ ?Headers of the original message|"
-    r"The original message was received at|Content-Type: message/rfc822|Content-Type: text/rfc822-headers|"
+    r"Content-Type: message/rfc822|Content-Type: text/rfc822-headers|"
     r"-+ ?Unsent Message below|-+ ?Message Headers -+|-+ ?original message headers -+|"
     r"-+ Below this line is a copy of the message|-+ This is a copy of the first part of the message)",
     re.I | re.M,

@@ -1,4 +1,9 @@
-"""Last resort for a plain-text bounce from an agent no module knows: addresses and the text by them."""
+"""Last resort for a plain-text bounce from an agent no module knows: addresses and the text by them.
+
+A recipient starts on a line that begins with an address (qmail's '<addr>:', Postfix's
+'<addr>: text', Gmail's indented address, '* addr' lists); its diagnostic is the text up to
+the next such line, so each recipient of a multi-recipient bounce keeps its own text.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,18 @@ from maildoctor.bounce.text import clean_address, find_addresses, find_status, s
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery (?:status|failure|failed|notification|problem)|returned mail|mail delivery|"
     r"failure notice|could not (?:be )?deliver|non[- ]?delivery|rejected|bounce|NDN|mail system error|"
-    r"nicht zustellbar|permanent error|unzustellbar|delivery report|error|failed",
+    r"nicht zustellbar|permanent error|unzustellbar|delivery report|error|failed|returned|fehler|"
+    r"エラー|不達|配信",
     re.I,
 )
-_DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|MAILER_DAEMON|Mail Administrator|daemon", re.I)
+_DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|MAILER_DAEMON|Mail Administrator|daemon|"
+                     r"no-?reply|mail ?system", re.I)  # fmt: skip
+_START = re.compile(
+    r"^[ \t]*(?:[*\-]+[ \t]*)?(?:\"|<|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?)?"
+    r"([\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])[\">]?(?:[ \t]*(?::|\.\.\.|$|\s)(.*))?$",
+    re.M,
+)
+_MAX_DIAG = 1200
 
 
 def sniff(mail: Mail) -> bool:
@@ -26,18 +39,31 @@ def sniff(mail: Mail) -> bool:
 def parse(mail: Mail) -> AgentResult | None:
     report, _ = split_original(mail.body)
     own = {a.lower() for a in find_addresses(mail.header("from") + " " + mail.header("to"))}
+    starts = []
+    for m in _START.finditer(report):
+        addr = clean_address(m.group(1))
+        if addr.lower() in own or _DAEMON.search(addr.split("@")[0]):
+            continue
+        starts.append((m.start(), m.end(), addr, m.group(2) or ""))
     found: dict[str, RawRecipient] = {}
-    paras = re.split(r"\n\s*\n", report)
-    for i, para in enumerate(paras):
-        for a in find_addresses(para):
-            addr = clean_address(a)
-            key = addr.lower()
-            if key in own or key in found or _DAEMON.search(addr.split("@")[0]):
-                continue
-            text = squeeze(para)
-            if len(text) < 80 and i + 1 < len(paras):
-                text = squeeze(text + " " + paras[i + 1])
-            found[key] = RawRecipient(address=addr, diagnostic=text[:1000], status=find_status(text))
+    for i, (_, end, addr, rest) in enumerate(starts):
+        stop = starts[i + 1][0] if i + 1 < len(starts) else len(report)
+        text = squeeze(rest + " " + report[end : min(stop, end + _MAX_DIAG)])
+        key = addr.lower()
+        if key in found:
+            if text and text not in found[key].diagnostic:
+                found[key].diagnostic = squeeze(found[key].diagnostic + " " + text)[:_MAX_DIAG]
+            continue
+        found[key] = RawRecipient(address=addr, diagnostic=text, status=find_status(text))
+    if not found:
+        # No address at a line start: any address in the report, with its paragraph.
+        for para in re.split(r"\n\s*\n", report):
+            for a in find_addresses(para):
+                addr = clean_address(a)
+                if addr.lower() in own or addr.lower() in found or _DAEMON.search(addr.split("@")[0]):
+                    continue
+                text = squeeze(para)[:_MAX_DIAG]
+                found[addr.lower()] = RawRecipient(address=addr, diagnostic=text, status=find_status(text))
     if not found:
         return None
     return AgentResult(list(found.values()))

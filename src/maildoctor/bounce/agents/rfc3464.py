@@ -11,7 +11,7 @@ import re
 from maildoctor.bounce.agents import AgentResult, register
 from maildoctor.bounce.dsn import parse_dsn
 from maildoctor.bounce.mime import Mail
-from maildoctor.bounce.text import split_original, squeeze
+from maildoctor.bounce.text import clean_address, find_command, split_original, squeeze
 
 _DELAY_SUBJECT = re.compile(r"\b(?:delayed|delay|warning|not yet been delivered|verz[oö]gert)\b", re.I)
 
@@ -30,6 +30,44 @@ def readable_near(report: str, address: str, limit: int = 600) -> str:
     return squeeze(para)
 
 
+_BLOCK_START = re.compile(r"^<?([^\s<>@]+@[^\s<>]+?)>?(?: \(expanded from <[^>]*>\))?(?::|\.\.\.)\s*(.*)$")
+_TRANSCRIPT_CMD = re.compile(r"^>>> ([A-Za-z]{4})", re.M)
+_TRANSCRIPT_REPLY = re.compile(r"^<<< ([45]\d\d[ -].*(?:\n<<< .*)*)", re.M)
+
+
+def address_blocks(report: str) -> dict[str, str]:
+    """Postfix-style blocks: '<addr>: text' and its indented continuation lines, per address."""
+    out: dict[str, str] = {}
+    key = ""
+    parts: list[str] = []
+    for line in report.split("\n"):
+        m = _BLOCK_START.match(line)
+        if m and key and clean_address(m.group(1)).lower() == key:
+            parts.append(line.strip())
+        elif m:
+            if key:
+                out.setdefault(key, squeeze(" ".join(parts)))
+            key = clean_address(m.group(1)).lower()
+            parts = [m.group(2)]
+        elif key and line[:1] in (" ", "\t") and line.strip():
+            parts.append(line.strip())
+        elif key:
+            out.setdefault(key, squeeze(" ".join(parts)))
+            key, parts = "", []
+    if key:
+        out.setdefault(key, squeeze(" ".join(parts)))
+    return out
+
+
+def transcript(report: str) -> tuple[str, str]:
+    """Sendmail-style session transcript: (last command sent before the error, the error reply)."""
+    reply = _TRANSCRIPT_REPLY.search(report)
+    if not reply:
+        return "", ""
+    cmds = _TRANSCRIPT_CMD.findall(report[: reply.start()])
+    return (cmds[-1].upper() if cmds else ""), squeeze(reply.group(1).replace("<<< ", " "))
+
+
 @register("RFC3464", 90, sniff)
 def parse(mail: Mail) -> AgentResult | None:
     dsn = parse_dsn(mail.body)
@@ -37,9 +75,15 @@ def parse(mail: Mail) -> AgentResult | None:
         return None
     report = split_original(mail.body)[0]
     human = report.split("Final-Recipient", 1)[0]
+    blocks = address_blocks(human)
+    t_cmd, t_reply = transcript(human)
     for r in dsn.recipients:
+        block = blocks.get(r.address.lower(), "")
         if not r.diagnostic:
-            r.diagnostic = readable_near(human, r.address)
+            r.diagnostic = block or t_reply or readable_near(human, r.address)
+        elif t_reply and len(t_reply) > len(r.diagnostic) and t_reply[:3] == r.diagnostic[:3]:
+            r.diagnostic = t_reply  # the transcript keeps every line of a multi-line reply
+        r.command = find_command(r.diagnostic) or find_command(block) or t_cmd
     actions = {r.action for r in dsn.recipients}
     kind = "delay" if actions == {"delayed"} else ""
     if not kind and actions <= {"delivered", "relayed", "expanded"}:
