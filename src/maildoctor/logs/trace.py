@@ -1,0 +1,236 @@
+"""Trace messages through the mail log: by Exim id, Postfix queue id, Message-ID or address.
+
+Only lines that contain the query (or an id found on the way) are parsed, thanks to the byte-level
+scanner; everything else in the log is skipped at memory speed. The result is one `MessageStory`
+per message: how it arrived, what happened to each recipient, its final state, related messages
+(the bounce or delay warning it caused, its parent) and the raw lines as evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from maildoctor.errors import UsageError
+from maildoctor.logs import exim as exim_fmt
+from maildoctor.logs.events import EventKind, LogEvent
+from maildoctor.logs.formats import LogFormat, sniff_format
+from maildoctor.logs.read import InputProblem, InputProblems, expand_paths, file_year, looks_binary, open_binary
+from maildoctor.logs.scan import Hit, NeedleScanner
+from maildoctor.logs.story import MessageStory, build_story
+
+__all__ = ["MessageStory", "TraceResult", "classify_query", "trace"]
+
+_CWD = re.compile(rb"(?:\[(\d+)\] )?cwd=(\S+)[^\n]*\n?$")
+
+
+@dataclass
+class TraceResult:
+    query: str
+    query_kind: str  # exim_id | postfix_id | message_id | address
+    messages: list[MessageStory] = field(default_factory=list)
+    problems: InputProblems = field(default_factory=InputProblems)
+    files: list[str] = field(default_factory=list)
+
+    def by_id(self, message_id: str) -> MessageStory | None:
+        for m in self.messages:
+            if m.id == message_id:
+                return m
+        return None
+
+
+def classify_query(query: str) -> tuple[str, str]:
+    """(kind, needle): an Exim id, a Postfix queue id, a Message-ID (`<...>`) or an address."""
+    q = query.strip()
+    if not q:
+        raise UsageError("empty query: give an Exim id, a Postfix queue id, a Message-ID or an email address")
+    if exim_fmt.is_message_id(q):
+        return "exim_id", q
+    if q.startswith("<") and q.endswith(">") and len(q) > 2:
+        return "message_id", q[1:-1]
+    if "@" in q:
+        return "address", q
+    from maildoctor.logs.postfix import is_queue_id
+
+    if is_queue_id(q):
+        return "postfix_id", q
+    raise UsageError(f"{query!r} is not an Exim message id, a Postfix queue id, a Message-ID or an email address")
+
+
+class _Prepend:
+    """A read-only stream that first returns `head`, then the rest of `fh` (for sniffing stdin)."""
+
+    def __init__(self, head: bytes, fh: IO[bytes]) -> None:
+        self.head = head
+        self.fh = fh
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head, b""
+            return out
+        return self.fh.read(n)
+
+
+class _Collector:
+    """The on_hit callback: parse a matching line, keep relevant events, return new needles."""
+
+    def __init__(self, kind: str, needle: str, fmt: LogFormat, source: str, year: int | None,
+                 since: dt.datetime | None, until: dt.datetime | None, events: dict[str, list[LogEvent]],
+                 cwd: dict[str, tuple[str, str, int]]) -> None:
+        self.kind = kind
+        self.needle = needle
+        self.needle_l = needle.lower()
+        self.fmt = fmt
+        self.source = source
+        self.year = year
+        self.since = since
+        self.until = until
+        self.events = events
+        self.cwd = cwd
+        self.wanted: set[str] = set()
+
+    def __call__(self, hit: Hit) -> Iterable[bytes]:
+        ev = self.fmt.parse_line(hit.text(), self.year)
+        if ev.time is not None:
+            t = ev.time.replace(tzinfo=None)
+            if (self.since and t < self.since) or (self.until and t > self.until):
+                return ()
+        ev = _with_location(ev, self.source, hit.line_no)
+        mid = ev.message_id
+        new: list[bytes] = []
+        if mid is None:
+            return ()
+        child = ev.kind is EventKind.ARRIVAL and ev.parent_id is not None and ev.parent_id in self.wanted
+        if mid not in self.wanted and not child and not self._relevant(ev):
+            return ()
+        if mid not in self.wanted:
+            self.wanted.add(mid)
+            new.append(mid.encode())
+        self.events.setdefault(mid, []).append(ev)
+        # The bounce or delay warning this message caused: `<= <> R=parent`; Postfix: notification qid.
+        if ev.parent_id and ev.parent_id not in self.wanted and (ev.format == "postfix" or ev.parent_id in self.wanted):
+            self.wanted.add(ev.parent_id)
+            new.append(ev.parent_id.encode())
+        fwd = ev.extra.get("forwarded_as")
+        if fwd and fwd not in self.wanted:
+            self.wanted.add(fwd)
+            new.append(fwd.encode())
+        if ev.kind is EventKind.ARRIVAL and ev.protocol == "local" and ev.local_user:
+            self._find_cwd(ev, hit.before)
+        return new
+
+    def _relevant(self, ev: LogEvent) -> bool:
+        if self.kind in ("exim_id", "postfix_id"):
+            return ev.message_id == self.needle or ev.parent_id == self.needle
+        if self.kind == "message_id":
+            return (ev.header_message_id or "").lower() == self.needle_l
+        addrs = [ev.sender, ev.recipient, ev.original_recipient, ev.auth_id]
+        addrs.extend(ev.extra.get("recipients", "").split())
+        if ev.header_message_id and ev.header_message_id.lower() == self.needle_l:
+            return True
+        return any(a is not None and a.lower() == self.needle_l for a in addrs)
+
+    def _find_cwd(self, ev: LogEvent, before: bytes) -> None:
+        """cPanel logs the script's directory on a `cwd=` line written just before the `<=` line."""
+        lines = before.split(b"\n")[-12:]
+        for raw in reversed(lines):
+            i = raw.find(b"cwd=")
+            if i < 0:
+                continue
+            if ev.pid is not None and b"[" in raw[:i] and f"[{ev.pid}]".encode() not in raw[:i]:
+                continue
+            cwd_ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"))
+            if cwd_ev.kind is EventKind.LOCAL_SUBMISSION and cwd_ev.script_path:
+                assert ev.message_id is not None
+                self.cwd[ev.message_id] = (cwd_ev.script_path, cwd_ev.raw, ev.line_no - len(lines) + lines.index(raw))
+                return
+
+
+def _with_location(ev: LogEvent, source: str, line_no: int) -> LogEvent:
+    import dataclasses
+
+    return dataclasses.replace(ev, source=source, line_no=line_no)
+
+
+def _naive(t: dt.datetime | None) -> dt.datetime | None:
+    return t.replace(tzinfo=None) if t is not None else None
+
+
+def trace(
+    query: str,
+    paths: Sequence[Path | str],
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> TraceResult:
+    """Find every message matching `query` in the logs and tell each one's story."""
+    kind, needle = classify_query(query)
+    result = TraceResult(query=query, query_kind=kind)
+    files = expand_paths(paths, result.problems)
+    events: dict[str, list[LogEvent]] = {}
+    cwd: dict[str, tuple[str, str, int]] = {}
+    order: list[str] = []
+    since_n, until_n = _naive(since), _naive(until)
+    for path in files:
+        name = "<stdin>" if str(path) == "-" else str(path)
+        result.files.append(name)
+        try:
+            fh = open_binary(path)
+        except OSError as exc:
+            result.problems.append(InputProblem(name, exc.strerror or str(exc)))
+            continue
+        try:
+            _trace_file(fh, name, path, kind, needle, since_n, until_n, events, cwd, result.problems)
+        finally:
+            fh.close()
+    for mid, _evs in events.items():
+        if mid not in order:
+            order.append(mid)
+    stories = {mid: build_story(mid, evs, cwd.get(mid)) for mid, evs in events.items()}
+    _link(stories)
+    result.messages = [stories[m] for m in order]
+    return result
+
+
+def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, since: dt.datetime | None,
+                until: dt.datetime | None, events: dict[str, list[LogEvent]], cwd: dict[str, tuple[str, str, int]],
+                problems: list[InputProblem]) -> None:
+    try:
+        head = fh.read(65536)
+    except (EOFError, OSError) as exc:
+        problems.append(InputProblem(name, f"cannot read: {exc}"))
+        return
+    if looks_binary(head):
+        problems.append(InputProblem(name, "binary data, not a text log"))
+        return
+    fmt = sniff_format([x.decode("utf-8", "replace") for x in head.split(b"\n")[:30]]) if head.strip() else None
+    if fmt is None:
+        if head.strip():
+            problems.append(InputProblem(name, "not a recognised mail log (Exim or Postfix)"))
+        return
+    collector = _Collector(kind, needle, fmt, name, file_year(path) if name != "<stdin>" else None,
+                           since, until, events, cwd)
+    # Ids already known from earlier files of a rotated set keep being followed.
+    collector.wanted.update(events)
+    needles = [needle.encode(), *(m.encode() for m in events)]
+    scanner = NeedleScanner(needles, case_variants=kind in ("address", "message_id"))
+    scanner.scan(_Prepend(head, fh), collector)  # type: ignore[arg-type]
+    if scanner.error:
+        problems.append(InputProblem(name, f"{scanner.error} after line {scanner.lines}; lines before it were read"))
+
+
+def _link(stories: dict[str, MessageStory]) -> None:
+    """Connect parents and children (bounces, delay warnings, Postfix notifications and forwards)."""
+    for s in stories.values():
+        for rel in list(s.related):
+            other = stories.get(rel)
+            if other is not None and s.id not in other.related:
+                other.related.append(s.id)
+        if s.parent_id and s.parent_id in stories and s.parent_id not in s.related:
+            s.related.append(s.parent_id)
+            parent = stories[s.parent_id]
+            if s.id not in parent.related:
+                parent.related.append(s.id)
