@@ -12,8 +12,11 @@ from rich.console import Console
 from maildoctor.cli.common import dns_server_option, emit, format_option
 from maildoctor.errors import InputError, UsageError
 from maildoctor.net.dns import make_resolver
-from maildoctor.spf.evaluator import check_host, parse_ip
+from maildoctor.spf.build import POLICIES, build_record, parse_networks
+from maildoctor.spf.evaluator import check_host, domain_problem, parse_ip
+from maildoctor.spf.lint import lint_domain, render_tree
 from maildoctor.spf.logline import SpfRejection, parse_spf_rejection
+from maildoctor.spf.observed import read_observed_senders
 from maildoctor.spf.report import analyze_result, render_check
 
 
@@ -85,3 +88,85 @@ def check(ip: str | None, sender: str | None, helo: str, record: str | None, fro
         render_check(console, res, rcv)
 
     return emit("spf check", fmt, [finding], data, text=header)
+
+
+@command.command("lint")
+@click.argument("domain")
+@click.option("--record", default=None, metavar='"v=spf1 ..."', help="Lint this draft record for DOMAIN instead.")
+@dns_server_option
+@format_option
+def lint(domain: str, record: str | None, dns_server: str | None, fmt: str) -> int:
+    """Lint the SPF record of DOMAIN: syntax with positions, the lookup tree, voids, policy, size."""
+    problem = domain_problem(domain.rstrip("."))
+    if problem:
+        raise UsageError(f"{domain!r}: {problem}")
+    report = lint_domain(make_resolver(dns_server), domain, record)
+
+    def header(console: Console) -> None:
+        console.print(f"[bold]SPF lint[/] {report.domain}", markup=True)
+        if report.record:
+            console.print(f"record: {report.record}", markup=False)
+            console.print()
+            for line in render_tree(report.tree):
+                console.print(line, markup=False)
+        console.print()
+
+    return emit("spf lint", fmt, report.findings, report.to_dict(), text=header)
+
+
+@command.command("build")
+@click.argument("domain")
+@click.option("--ip", "ips", multiple=True, metavar="ADDR[/LEN]", help="An address or network that sends (repeatable).")
+@click.option("--include", "includes", multiple=True, metavar="DOMAIN", help="A provider's SPF domain (repeatable).")
+@click.option("--mx", is_flag=True, help="The domain's MX hosts send mail.")
+@click.option("--a", "a_flag", is_flag=True, help="The domain's own A/AAAA address sends mail.")
+@click.option("--from-log", "logs", multiple=True, metavar="PATH",
+              help="Add the IPs that sent mail for DOMAIN in this log (Exim/Postfix, .gz/.bz2/.xz; repeatable).")
+@click.option("--min-messages", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Ignore logged senders with fewer messages than this.")
+@click.option("--flatten", is_flag=True, help="Replace includes by their addresses when over 10 lookups.")
+@click.option("--policy", type=click.Choice(sorted(POLICIES)), default="softfail", show_default=True,
+              help="What the record says about everyone else (~all, -all, ?all).")
+@dns_server_option
+@format_option
+def build(domain: str, ips: tuple[str, ...], includes: tuple[str, ...], mx: bool, a_flag: bool, logs: tuple[str, ...],
+          min_messages: int, flatten: bool, policy: str, dns_server: str | None, fmt: str) -> int:
+    """Build a minimal valid SPF record for DOMAIN and check it against the senders seen in the logs."""
+    problem = domain_problem(domain.rstrip("."))
+    if problem:
+        raise UsageError(f"{domain!r}: {problem}")
+    for inc in includes:
+        if domain_problem(inc.rstrip(".")):
+            raise UsageError(f"--include {inc!r}: {domain_problem(inc.rstrip('.'))}")
+    if not (ips or includes or mx or a_flag or logs):
+        raise UsageError("nothing to build from: give --ip, --include, --mx, --a or --from-log")
+    try:
+        parse_networks(ips)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    observed = read_observed_senders(logs, domain) if logs else None
+    if observed is not None:
+        for ip in [ip for ip, n in observed.senders.items() if n < min_messages]:
+            del observed.senders[ip]
+    res = build_record(make_resolver(dns_server), domain, ips=ips, includes=includes, mx=mx, a=a_flag,
+                       observed=observed, flatten=flatten, policy=policy)
+    data = res.to_dict()
+    if observed is not None:
+        data["observed"] = {"lines": observed.lines, "senders": dict(observed.senders),
+                            "ignored_non_global": dict(observed.ignored)}
+
+    def header(console: Console) -> None:
+        console.print(f"SPF record for {res.domain} ({res.lookups}/10 lookups):\n", markup=False)
+        console.print(f"  {res.record}\n\n  {res.zone_line}\n", markup=False)
+        if observed is not None:
+            console.print(f"senders seen in the logs ({observed.lines} lines):", markup=False)
+            for row in res.verification:
+                n = row.get("messages")
+                count = f"{n:>6} msgs" if n is not None else " " * 11
+                console.print(f"  {row['ip']:<40} {count}  {row['origin']:<8} -> {row['result']}", markup=False)
+            if observed.ignored:
+                console.print(f"  ignored (not globally routable): {', '.join(sorted(observed.ignored))}",
+                              markup=False)
+            console.print()
+
+    return emit("spf build", fmt, res.findings, data, text=header)
