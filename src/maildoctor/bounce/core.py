@@ -28,7 +28,7 @@ def _prefer_status(dsn_status: str, diagnostic: str) -> str:
     found = [s for s in find_all_status(diagnostic) if s[0] in "45"]
     if not dsn_status:
         return found[0] if found else ""
-    if dsn_status.endswith(".0.0") and found:
+    if (dsn_status.endswith(".0.0") or dsn_status == "4.4.7") and found:
         for s in found:
             if s[0] == dsn_status[0] and not s.endswith(".0.0"):
                 return s
@@ -81,7 +81,7 @@ def _finish(raw: RawRecipient) -> Recipient:
     if smtp_code and status and smtp_code[0] != status[0] and status[0] in "45":
         smtp_code = ""  # a 250 quoted in a 5xx diagnostic is not this recipient's reply
     command = raw.command or find_command(diagnostic)
-    if not command and f"<{raw.address.lower()}>" in diagnostic.lower():
+    if not command and diagnostic[:1] in "45" and f"<{raw.address.lower()}>" in diagnostic.lower():
         command = "RCPT"  # the remote server's reply names the recipient: it answered RCPT TO
     action = raw.action
     if not action:
@@ -113,6 +113,7 @@ def _finish(raw: RawRecipient) -> Recipient:
         original_recipient=raw.original_recipient,
         command=command,
         feedback_type=raw.feedback_type,
+        target=raw.target,
     )
 
 

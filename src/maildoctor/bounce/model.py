@@ -27,6 +27,7 @@ class RawRecipient:
     original_recipient: str = ""
     last_attempt: str = ""
     feedback_type: str = ""
+    target: str = ""  # a pipe or file the address was delivered to (Exim "pipe to |...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class Recipient:
     original_recipient: str = ""
     command: str = ""
     feedback_type: str = ""
+    target: str = ""
     local_cause: LocalCause | None = None
 
 

@@ -9,6 +9,7 @@ _ANGLE = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _REPLY = re.compile(r"(?<![\d.-])([245][0-5]\d)(?=[\s-]|$)")
 _COMMANDS = (
+    ("DATA", re.compile(r"-{3,}SMTP command DATA\b")),
     ("STARTTLS", re.compile(r"\bSTARTTLS\b", re.I)),
     ("EHLO", re.compile(r"\b(?:in reply to|after)\s+(?:EHLO|HELO)\b|\bHELO command\b", re.I)),
     ("MAIL", re.compile(r"\b(?:in reply to|after|from)\s+MAIL(?:\s+FROM)?\b|\bMAIL FROM\b", re.I)),

@@ -13,7 +13,13 @@ _FEEDBACK_TYPE = re.compile(r"^Feedback-Type:\s*([\w-]+)", re.I | re.M)
 _RCPT_TO = re.compile(r"^(?:Original-Rcpt-To|Removal-Recipient):\s*(.+)$", re.I | re.M)
 
 
+_HOTMAIL = re.compile(r"^complaint about message from ", re.I)
+_HM_RCPT = re.compile(r"^X-HmXmrOriginalRecipient:\s*(\S+)", re.I | re.M)
+
+
 def sniff(mail: Mail) -> bool:
+    if _HOTMAIL.match(mail.header("subject").strip()) or "Apple Mail sent this email to unsubscribe" in mail.body:
+        return True
     return (
         mail.report_type.lower() == "feedback-report"
         or "message/feedback-report" in mail.part_types
@@ -27,12 +33,14 @@ def parse(mail: Mail) -> AgentResult | None:
     ftype = ftm.group(1).lower() if ftm else "abuse"
     addrs = [clean_address(m.group(1)) for m in _RCPT_TO.finditer(mail.body)]
     if not addrs:
+        addrs = [clean_address(m.group(1)) for m in _HM_RCPT.finditer(mail.body + "\n" + mail.original)]
+    if not addrs:
         orig = header_fields(mail.original, ("to",)) if mail.original else {}
         addrs = find_addresses(orig.get("to", ""))[:1]
     if not addrs:
         addrs = find_addresses(mail.header("to"))[:1]
     if not addrs:
-        addrs = ["undisclosed-recipient-in-headers@libsisimai.org.invalid"]
+        addrs = [""]  # the report names no recipient
     recipients = []
     for a in addrs:
         r = RawRecipient(address=a, reason="feedback", rule="arf.feedback-type", rule_text=ftype, feedback_type=ftype)

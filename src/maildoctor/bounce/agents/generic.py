@@ -29,6 +29,11 @@ _START = re.compile(
     re.M,
 )
 _MAX_DIAG = 1200
+_DELAYED = re.compile(
+    r"THIS IS A WARNING MESSAGE ONLY|has been delayed|has not (?:yet )?been delivered|will be retried|"
+    r"will (?:continue to )?(?:re)?try (?:to deliver|delivering)|Delivery attempts will continue",
+    re.I,
+)
 
 
 def sniff(mail: Mail) -> bool:
@@ -66,4 +71,8 @@ def parse(mail: Mail) -> AgentResult | None:
                 found[addr.lower()] = RawRecipient(address=addr, diagnostic=text, status=find_status(text))
     if not found:
         return None
+    if _DELAYED.search(report[:3000]):
+        for r in found.values():
+            r.action = "delayed"
+        return AgentResult(list(found.values()), kind="delay")
     return AgentResult(list(found.values()))

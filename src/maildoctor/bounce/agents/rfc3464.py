@@ -68,6 +68,14 @@ def transcript(report: str) -> tuple[str, str]:
     return (cmds[-1].upper() if cmds else ""), squeeze(reply.group(1).replace("<<< ", " "))
 
 
+_TRANSCRIPT = re.compile(r"-+ Transcript of session follows -+\n(.*)", re.S)
+
+
+def _transcript_text(human: str) -> str:
+    m = _TRANSCRIPT.search(human)
+    return squeeze(m.group(1))[:600] if m else ""
+
+
 @register("RFC3464", 90, sniff)
 def parse(mail: Mail) -> AgentResult | None:
     dsn = parse_dsn(mail.body)
@@ -80,7 +88,10 @@ def parse(mail: Mail) -> AgentResult | None:
     for r in dsn.recipients:
         block = blocks.get(r.address.lower(), "")
         if not r.diagnostic:
-            r.diagnostic = block or t_reply or readable_near(human, r.address)
+            r.diagnostic = block or t_reply or _transcript_text(human) or readable_near(human, r.address)
+        elif block and len(block) > len(r.diagnostic) and r.diagnostic[-40:] in block:
+            # Postfix: the readable text ends with "(in reply to RCPT TO command)"
+            r.diagnostic = block[block.find(r.diagnostic[:20]) :] if r.diagnostic[:20] in block else r.diagnostic
         elif t_reply and len(t_reply) > len(r.diagnostic) and t_reply[:3] == r.diagnostic[:3]:
             r.diagnostic = t_reply  # the transcript keeps every line of a multi-line reply
         r.command = find_command(r.diagnostic) or find_command(block) or t_cmd
