@@ -71,7 +71,7 @@ class Resolution:
 
 
 @dataclass
-class _Probe:
+class ProbeState:
     """What a port probe learnt so far; survives the per-port cap being hit."""
 
     port: int
@@ -151,7 +151,7 @@ def _protocol_for(port: int, banner: bytes) -> tuple[str, bool]:
     return "unknown", False
 
 
-async def _dialog(p: _Probe, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: str,
+async def _dialog(p: ProbeState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: str,
                   implicit: bool, server_name: str, helo: str, timeout: float, verify: bool) -> None:
     ctx = verify_context() if verify else None
     s = p.session
@@ -172,27 +172,32 @@ async def _dialog(p: _Probe, reader: asyncio.StreamReader, writer: asyncio.Strea
             s.note = "no greeting (the client speaks first, or not a mail service)"
 
 
-async def _probe(p: _Probe, server_name: str, helo: str, timeout: float, verify: bool) -> None:
+async def open_port(p: ProbeState, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    """Connect and classify the outcome into P (open, refused, filtered, reset); the streams when open."""
     t0 = time.monotonic()
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(p.address, p.port), timeout)
+        streams = await asyncio.wait_for(asyncio.open_connection(p.address, p.port), timeout)
     except TimeoutError:
         p.state, p.error = FILTERED, f"no answer within {timeout:g}s (packets dropped: a firewall)"
-        p.seconds = time.monotonic() - t0
-        return
     except ConnectionRefusedError:
-        p.state, p.error, p.seconds = REFUSED, "connection refused (nothing listening, or a REJECT rule)", 0.0
-        p.seconds = time.monotonic() - t0
-        return
+        p.state, p.error = REFUSED, "connection refused (nothing listening, or a REJECT rule)"
     except ConnectionResetError:
-        p.state, p.error, p.seconds = RESET, "connection reset", time.monotonic() - t0
-        return
+        p.state, p.error = RESET, "connection reset"
     except OSError as exc:
-        p.seconds = time.monotonic() - t0
         p.state = FILTERED if exc.errno in _FIREWALL_ERRNOS else REFUSED
         p.error = f"{exc.strerror or exc} (errno {exc.errno})"
+    else:
+        p.seconds, p.state = time.monotonic() - t0, OPEN
+        return streams
+    p.seconds = time.monotonic() - t0
+    return None
+
+
+async def _probe(p: ProbeState, server_name: str, helo: str, timeout: float, verify: bool) -> None:
+    streams = await open_port(p, timeout)
+    if streams is None:
         return
-    p.seconds, p.state = time.monotonic() - t0, OPEN
+    reader, writer = streams
     try:
         protocol, implicit = KNOWN_PORTS.get(p.port, ("", False))
         if not protocol:
@@ -231,7 +236,7 @@ def total_cap(timeout: float) -> float:
 
 
 async def _probe_port(address: str, port: int, server_name: str, helo: str, timeout: float) -> PortResult:
-    p = _Probe(port, address)
+    p = ProbeState(port, address)
     t0 = time.monotonic()
     try:
         await asyncio.wait_for(_probe(p, server_name, helo, timeout, verify=False), total_cap(timeout))
@@ -240,7 +245,7 @@ async def _probe_port(address: str, port: int, server_name: str, helo: str, time
     s = p.session
     tls = s.tls
     if tls is not None and tls.ok and p.state == OPEN:
-        v = _Probe(port, address)
+        v = ProbeState(port, address)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_probe(v, server_name, helo, timeout, verify=True), total_cap(timeout))
         vt = v.session.tls

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 FAKESERVER = Path(__file__).with_name("fakeserver.py")
+FAKEDNS = Path(__file__).with_name("fakedns.py")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _COUNTER = itertools.count()
 
@@ -77,6 +78,19 @@ class NetNs:
         if line.strip() != "ready":
             proc.kill()
             raise RuntimeError(f"fake server did not start: {proc.stderr.read() if proc.stderr else ''}")
+
+    def start_dns(self, tmp: Path, zone: str, records: dict[str, dict[str, list[str]]], port: int = 5353) -> str:
+        """A fake authoritative server for ZONE on 127.0.0.1:PORT; returns the --dns-server value."""
+        config = tmp / f"zone-{zone}.json"
+        config.write_text(json.dumps({"zone": zone, "records": records}))
+        proc = subprocess.Popen(["ip", "netns", "exec", self.name, sys.executable, str(FAKEDNS), "127.0.0.1",
+                                 str(port), str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            proc.kill()
+            raise RuntimeError(f"fake DNS did not start: {proc.stderr.read() if proc.stderr else ''}")
+        return f"127.0.0.1:{port}"
 
     def maildoctor(self, *args: str, timeout: float = 120) -> Result:
         """Run the maildoctor CLI inside the namespace."""

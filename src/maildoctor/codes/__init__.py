@@ -1,0 +1,1 @@
+"""Outlook / Windows Mail error codes (0x800CCCxx): knowledge, pasted-text parsing, cause checks."""

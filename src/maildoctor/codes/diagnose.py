@@ -1,0 +1,364 @@
+"""Decide between the causes of an Outlook error: the pasted text first, then live checks of --server.
+
+Each of the five common codes has its own decision; every cause of the code gets a verdict:
+confirmed (a check proved it), likely (the checks point at it but cannot see the client's side),
+possible (not excluded), ruled_out, or not_checked. Only the server the user named is contacted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from maildoctor import kb
+from maildoctor.codes.outlook import SOCKET_ERRORS, OutlookError
+from maildoctor.net.probe import FILTERED, OPEN, REFUSED, PortResult, Resolution, lookup_host, probe_ports
+from maildoctor.net.smtpcheck import EnvelopeResult, client_helo_name, probe_envelope
+
+CONFIRMED, LIKELY, POSSIBLE, RULED_OUT, NOT_CHECKED = "confirmed", "likely", "possible", "ruled_out", "not_checked"
+VERDICT_ORDER = {CONFIRMED: 0, LIKELY: 1, POSSIBLE: 2, NOT_CHECKED: 3, RULED_OUT: 4}
+CLIENT_HELO = "DESKTOP-MAILDOCTOR"  # what Outlook sends: the PC's bare NetBIOS name
+RELAY_TEST = "maildoctor-relay-test@example.com"
+SMTP_PORTS = (25, 587, 465, 2525, 26)
+FAMILY_PORTS = {"SMTP": SMTP_PORTS, "POP3": (110, 995), "IMAP": (143, 993)}
+IMPLICIT = {465, 993, 995}
+
+
+@dataclass
+class Cause:
+    cause: str
+    text: str
+    checked: bool = False
+    verdict: str = NOT_CHECKED
+    detail: str = ""
+    evidence: list[str] = field(default_factory=list)
+    fix: list[str] = field(default_factory=list)
+
+    def set(self, verdict: str, detail: str, *evidence: str) -> None:
+        self.checked, self.verdict, self.detail = True, verdict, detail
+        self.evidence.extend(e for e in evidence if e)
+
+
+@dataclass
+class Context:
+    err: OutlookError
+    server: str
+    user: str
+    dns_server: str | None
+    timeout: float
+    resolution: Resolution | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def causes_for(code: str) -> list[Cause]:
+    entry = kb.load("outlook_codes").by_id(code)
+    return [Cause(c["id"], c["text"], fix=list(c.get("fix", []))) for c in entry.get("cause", [])]
+
+
+def apply_response_hints(code: str, causes: list[Cause], response: str) -> None:
+    """Without live checks, the server's quoted answer already points at a cause."""
+    if not response:
+        return
+    entry = kb.load("outlook_codes").by_id(code)
+    hints = {c["id"]: c.get("response_hint") for c in entry.get("cause", [])}
+    for c in causes:
+        pat = hints.get(c.cause)
+        if pat and re.search(pat, response, re.I) and c.verdict == NOT_CHECKED:
+            c.verdict, c.detail = LIKELY, f"the server's answer in the error says so: {response!r}"
+
+
+def _by(causes: list[Cause]) -> dict[str, Cause]:
+    return {c.cause: c for c in causes}
+
+
+def _resolve(ctx: Context) -> Resolution:
+    if ctx.resolution is None:
+        ctx.resolution = lookup_host(ctx.server, ctx.dns_server, ctx.timeout)
+    return ctx.resolution
+
+
+def _smtp_port(ctx: Context) -> int:
+    return ctx.err.port or 25  # Outlook's default for the outgoing server
+
+
+def _sender(ctx: Context) -> str:
+    if ctx.user:
+        return ctx.user
+    if "@" in ctx.err.address:
+        return ctx.err.address
+    domain = ctx.server.split(".", 1)[1] if ctx.server.count(".") >= 2 else ctx.server
+    return f"postmaster@{domain}"
+
+
+def _envelope(ctx: Context, rcpts: tuple[str, ...] = (), bad_helo: str = "") -> EnvelopeResult | None:
+    res = _resolve(ctx)
+    if not res.addresses:
+        ctx.notes.append(f"{ctx.server} does not resolve here ({res.error}): no live SMTP check")
+        return None
+    port = _smtp_port(ctx)
+    ssl = bool(ctx.err.ssl)
+    return probe_envelope(res.addresses[0], port, ctx.server, mail_from=_sender(ctx), rcpts=rcpts,
+                          implicit_tls=ssl and port in IMPLICIT, use_starttls=ssl and port not in IMPLICIT,
+                          bad_helo=bad_helo, helo=client_helo_name(), timeout=ctx.timeout)
+
+
+def _ports(ctx: Context, ports: tuple[int, ...]) -> dict[int, PortResult]:
+    res = _resolve(ctx)
+    if not res.addresses:
+        return {}
+    return {r.port: r for r in probe_ports(res.addresses[0], ports, ctx.server, client_helo_name(), ctx.timeout)}
+
+
+def _reply(r: object) -> str:
+    describe = getattr(r, "describe", None)
+    return str(describe()) if callable(describe) else ""
+
+
+# --------------------------------------------------------------------------- 0x800CCC0D
+
+
+def check_cant_find_host(ctx: Context, causes: list[Cause]) -> None:
+    from maildoctor.net.dns import NOERROR, make_resolver
+
+    c = _by(causes)
+    res = _resolve(ctx)
+    ev = res.evidence
+    if res.addresses:
+        c["client_dns"].set(CONFIRMED, f"{ctx.server} resolves here to {', '.join(res.addresses)}: the name is right; "
+                            "the client's resolver or connection fails", *ev)
+        c["typo"].set(RULED_OUT, "the name exists", *ev)
+        c["domain_missing"].set(RULED_OUT, "the name exists", *ev)
+        return
+    c["client_dns"].set(RULED_OUT, f"it does not resolve from here either ({res.error})", *ev)
+    resolver = make_resolver(ctx.dns_server, ctx.timeout)
+    labels = ctx.server.rstrip(".").split(".")
+    for i in range(1, max(1, len(labels) - 1)):
+        parent = ".".join(labels[i:])
+        answer = resolver.query(parent, "SOA")
+        if answer.status == NOERROR:
+            c["typo"].set(CONFIRMED, f"the domain {parent} exists but has no host {ctx.server}: a misspelt or old "
+                          "server name", *ev, answer.describe())
+            c["domain_missing"].set(RULED_OUT, f"{parent} exists", answer.describe())
+            return
+        if answer.status != "NXDOMAIN":
+            c["domain_missing"].set(LIKELY, f"the nameservers for {parent} do not answer ({answer.status}): a broken "
+                                    "or half-propagated delegation", *ev, answer.describe())
+            c["typo"].set(POSSIBLE, "cannot tell while the domain's DNS fails")
+            return
+    c["domain_missing"].set(CONFIRMED, f"neither {ctx.server} nor its domain exists in DNS (not registered, expired, "
+                            "or not propagated yet)", *ev)
+    c["typo"].set(POSSIBLE, "the domain itself may be misspelt")
+
+
+# --------------------------------------------------------------------------- 0x800CCC0E
+
+
+def check_failed_to_connect(ctx: Context, causes: list[Cause]) -> None:
+    c = _by(causes)
+    res = _resolve(ctx)
+    if not res.addresses:
+        ctx.notes.append(f"{ctx.server} does not resolve here ({res.error}): that is 0x800CCC0D's problem")
+        return
+    family = ctx.err.protocol if ctx.err.protocol in FAMILY_PORTS else "SMTP"
+    port = ctx.err.port or FAMILY_PORTS[family][1]
+    ports = _ports(ctx, tuple(dict.fromkeys((port, *FAMILY_PORTS[family]))))
+    mine = ports[port]
+    others = [p for p in ports.values() if p.port != port and p.state == OPEN and p.banner_code in (None, 220)]
+    open_list = ", ".join(str(p.port) for p in others)
+    ev = (f"port {port}: {mine.state} ({mine.error or mine.banner})",
+          *(f"port {p.port}: {p.state}" for p in ports.values() if p.port != port))
+    hint = SOCKET_ERRORS.get(ctx.err.socket_error, "")
+    if hint:
+        ctx.notes.append(f"Outlook's socket error {ctx.err.socket_error}: {hint}")
+    if mine.state == OPEN:
+        for key in ("wrong_port", "server_down"):
+            c[key].set(RULED_OUT, f"port {port} accepts connections from here", *ev)
+        c["client_side"].set(LIKELY, f"port {port} works from here, so the connection fails between the client and "
+                             "the server (client's ISP or firewall, antivirus, or a block of the client's IP)", *ev)
+        c["firewall"].set(POSSIBLE, "not from here; the server's firewall may still block the client's IP "
+                          "(csf -g CLIENT_IP)", *ev)
+        implicit = mine.tls is not None and mine.tls.mode == "implicit"
+        if ctx.err.ssl is True and not implicit and port not in IMPLICIT:
+            c["ssl_mismatch"].set(CONFIRMED, f"Outlook uses SSL/TLS on port {port}, which speaks plain SMTP first "
+                                  "(STARTTLS)", *ev)
+        elif ctx.err.ssl is False and port in IMPLICIT:
+            c["ssl_mismatch"].set(CONFIRMED, f"port {port} expects TLS from the first byte and Outlook's SSL is off",
+                                  *ev)
+        elif ctx.err.ssl is not None:
+            c["ssl_mismatch"].set(RULED_OUT, f"the SSL setting fits port {port}", *ev)
+        return
+    c["client_side"].set(RULED_OUT, f"port {port} fails from here too ({mine.state})", *ev)
+    c["ssl_mismatch"].set(RULED_OUT, "the TCP connection itself fails", *ev)
+    if mine.state == FILTERED:
+        c["firewall"].set(CONFIRMED, f"port {port} is filtered: packets are dropped (no answer in {ctx.timeout:g}s)",
+                          *ev)
+        c["server_down"].set(RULED_OUT if others else POSSIBLE, f"other mail ports answer: {open_list}" if others
+                             else "nothing else answers either", *ev)
+        if others:
+            c["wrong_port"].set(LIKELY, f"port {port} is firewalled, but {open_list} accept connections: use one of "
+                                "those", *ev)
+        return
+    if others:
+        c["wrong_port"].set(CONFIRMED, f"port {port} is {mine.state} while {open_list} accept connections", *ev)
+        c["server_down"].set(RULED_OUT, f"the mail server answers on {open_list}", *ev)
+        c["firewall"].set(POSSIBLE if mine.state != REFUSED else RULED_OUT,
+                          "a REJECT rule would look the same" if mine.state != REFUSED
+                          else "the port answers with a refusal, not a drop", *ev)
+    else:
+        c["server_down"].set(CONFIRMED, "no mail port accepts connections", *ev)
+        c["wrong_port"].set(RULED_OUT, "no other mail port is open either", *ev)
+        c["firewall"].set(POSSIBLE, "every port refuses: a REJECT-all rule would look the same", *ev)
+
+
+# --------------------------------------------------------------------------- 0x800CCC78
+
+
+def check_rejected_sender(ctx: Context, causes: list[Cause]) -> None:
+    c = _by(causes)
+    env = _envelope(ctx, bad_helo=CLIENT_HELO)
+    if env is None:
+        return
+    ev = (f"{env.address}:{env.port} {env.state} {env.error}".strip(), *env.transcript)
+    if env.state != OPEN or env.banner_code != 220:
+        ctx.notes.append(f"the SMTP session did not get past the greeting ({env.state}, {env.banner or env.error})")
+        return
+    if env.bad_helo is not None:
+        if env.bad_helo.code == 250:
+            c["helo_rejected"].set(RULED_OUT, f"the server accepts the bare client name {CLIENT_HELO}", *ev)
+        elif env.bad_helo.code is not None:
+            c["helo_rejected"].set(CONFIRMED, f"the server rejects the bare client name: {_reply(env.bad_helo)}",
+                                   *ev)
+    mail = env.mail
+    if mail is None or mail.code is None:
+        ctx.notes.append("no answer to MAIL FROM")
+        return
+    if mail.code < 400:
+        for key in ("auth_required_for_sender", "starttls_required", "sender_address"):
+            c[key].set(RULED_OUT, f"MAIL FROM without authentication is accepted: {_reply(mail)}", *ev)
+        c["sender_mismatch"].set(POSSIBLE, "needs the client's credentials to check")
+        return
+    text = f"{mail.code} {mail.text}"
+    if mail.code == 530 or re.search(r"starttls|\btls\b", mail.text, re.I):
+        c["starttls_required"].set(CONFIRMED, f"the server wants TLS before MAIL: {text}", *ev)
+        c["auth_required_for_sender"].set(POSSIBLE, "after STARTTLS the server may still want AUTH", *ev)
+        return
+    c["starttls_required"].set(RULED_OUT, f"MAIL FROM answer is not about TLS: {text}", *ev)
+    auth_talk = re.search(r"auth|relay|login", mail.text, re.I)
+    if env.auth_anywhere or auth_talk:
+        offered = " ".join(env.auth_anywhere) or "none listed"
+        c["auth_required_for_sender"].set(CONFIRMED, f"an unauthenticated MAIL FROM is refused ({text}) and the "
+                                          f"server offers AUTH ({offered}): Outlook must log in", *ev)
+        c["sender_address"].set(RULED_OUT if auth_talk else POSSIBLE, "the refusal is about authentication", *ev)
+    else:
+        c["sender_address"].set(CONFIRMED, f"the sender is refused and the server offers no AUTH: {text}", *ev)
+        c["auth_required_for_sender"].set(RULED_OUT, "the server offers no AUTH at all", *ev)
+
+
+# --------------------------------------------------------------------------- 0x800CCC69
+
+
+def check_550(ctx: Context, causes: list[Cause]) -> None:
+    c = _by(causes)
+    rcpts = tuple(r for r in (ctx.err.recipient, RELAY_TEST) if r)
+    env = _envelope(ctx, rcpts=rcpts)
+    if env is None:
+        return
+    ev = (f"{env.address}:{env.port} {env.state} {env.error}".strip(), *env.transcript)
+    if env.state != OPEN or env.mail is None or env.mail.code is None:
+        ctx.notes.append(f"the SMTP session did not reach MAIL FROM ({env.state}, {env.banner or env.error})")
+        return
+    if env.mail.code >= 400:
+        c["sender_blocked"].set(CONFIRMED, f"the sender is refused before any recipient: {_reply(env.mail)}", *ev)
+        c["relay_needs_auth"].set(POSSIBLE, "the sender refusal comes first", *ev)
+        return
+    c["sender_blocked"].set(RULED_OUT, f"the sender is accepted: {_reply(env.mail)}", *ev)
+    replies = {r.command[9:-1]: r for r in env.rcpts}
+    relay = replies.get(RELAY_TEST)
+    if relay is not None and relay.code is not None:
+        if relay.code >= 500:
+            c["relay_needs_auth"].set(CONFIRMED, f"relaying without authentication is refused: {_reply(relay)} "
+                                      f"(AUTH offered: {' '.join(env.auth_anywhere) or 'none'})", *ev)
+        elif relay.code < 400:
+            c["relay_needs_auth"].set(RULED_OUT, "the server relays for this client without authentication "
+                                      "(an open relay from here: check relay_from_hosts)", *ev)
+    rcpt = replies.get(ctx.err.recipient) if ctx.err.recipient else None
+    if rcpt is not None and rcpt.code is not None:
+        if rcpt.code >= 500 and re.search(r"no such|unknown|does not exist|unavailable|invalid", rcpt.text, re.I):
+            c["recipient_unknown"].set(CONFIRMED, f"the recipient is refused: {_reply(rcpt)}", *ev)
+        elif rcpt.code < 400:
+            c["recipient_unknown"].set(RULED_OUT, f"the recipient is accepted: {_reply(rcpt)}", *ev)
+
+
+# --------------------------------------------------------------------------- 0x800CCC67
+
+
+def check_421(ctx: Context, causes: list[Cause]) -> None:
+    c = _by(causes)
+    port = _smtp_port(ctx)
+    ports = _ports(ctx, tuple(dict.fromkeys((port, 587, 465))))
+    if not ports:
+        ctx.notes.append(f"{ctx.server} does not resolve here: no live check")
+        return
+    mine = ports[port]
+    alt = [p for p in ports.values() if p.port != port and p.state == OPEN and p.banner_code in (220, None)]
+    alt_text = ", ".join(str(p.port) for p in alt) or "none"
+    ev = tuple(f"port {p.port}: {p.state} {p.banner or p.error}".rstrip() for p in ports.values())
+    if ctx.err.server and ctx.err.server.lower() != ctx.server.lower():
+        c["outlook_misconfigured"].set(CONFIRMED, f"Outlook sends to {ctx.err.server}, not to {ctx.server}", *ev)
+    elif ctx.err.server:
+        c["outlook_misconfigured"].set(RULED_OUT, "Outlook uses this server's name", *ev)
+    if mine.state == OPEN and mine.banner_code is not None and 400 <= mine.banner_code < 500:
+        c["server_refuses"].set(CONFIRMED, f"the server itself greets with \"{mine.banner_code} {mine.banner}\"", *ev)
+        c["isp_blocks_25"].set(RULED_OUT, "the 421 comes from the server", *ev)
+        c["local_antivirus"].set(RULED_OUT, "the 421 comes from the server", *ev)
+        return
+    if mine.state == OPEN and mine.banner_code == 220:
+        c["server_refuses"].set(RULED_OUT, f"port {port} greets normally from here: {mine.banner}", *ev)
+        verdict = LIKELY if port == 25 else POSSIBLE
+        c["isp_blocks_25"].set(verdict, f"the server greets with 220 on port {port}, so the 421 Outlook got came "
+                               f"from something in between; submission ports open: {alt_text}", *ev)
+        c["local_antivirus"].set(POSSIBLE, "a mail scanner on the PC would also produce a 421 of its own", *ev)
+        return
+    if mine.state in (FILTERED, REFUSED):
+        c["server_refuses"].set(RULED_OUT, f"port {port} is {mine.state}: nothing greets at all", *ev)
+        c["local_antivirus"].set(LIKELY, f"port {port} is {mine.state}; a proxy on the PC (antivirus) turns the "
+                                 "failed connection into a 421 of its own", *ev)
+        c["isp_blocks_25"].set(POSSIBLE, "the port fails from here too: check the server's firewall first", *ev)
+
+
+CHECKS: dict[str, Callable[[Context, list[Cause]], None]] = {
+    "0x800CCC0D": check_cant_find_host,
+    "0x800CCC0E": check_failed_to_connect,
+    "0x800CCC78": check_rejected_sender,
+    "0x800CCC69": check_550,
+    "0x800CCC67": check_421,
+}
+
+
+def diagnose(code: str, err: OutlookError, server: str | None, user: str = "", dns_server: str | None = None,
+             timeout: float = 3.0) -> tuple[list[Cause], list[str]]:
+    """The causes of CODE with verdicts: from the pasted response, then (with SERVER) from live checks."""
+    causes = causes_for(code)
+    apply_response_hints(code, causes, err.response)
+    notes: list[str] = []
+    if server and code in CHECKS:
+        ctx = Context(err, server, user, dns_server, timeout)
+        CHECKS[code](ctx, causes)
+        notes = ctx.notes
+    elif server:
+        notes.append(f"maildoctor has no live checks for {code}; see its meaning and hint")
+    return sorted(causes, key=lambda c: VERDICT_ORDER[c.verdict]), notes
+
+
+def best(causes: list[Cause]) -> Cause | None:
+    """The diagnosis: the first confirmed cause, else the first likely one."""
+    for verdict in (CONFIRMED, LIKELY):
+        for c in causes:
+            if c.verdict == verdict:
+                return c
+    return None
+
+
+def with_port(err: OutlookError, port: int | None) -> OutlookError:
+    return replace(err, port=port) if port else err
