@@ -8,6 +8,7 @@ title line or blank lines), and everything is capped so hostile input stays chea
 
 from __future__ import annotations
 
+import email.errors
 import email.message
 import email.parser
 import email.policy
@@ -19,7 +20,7 @@ MAX_HEADER_BLOCK = 1024 * 1024  # headers past this are not analysed
 MAX_FIELDS = 2000
 MAX_FIELD_CHARS = 65_536
 
-_HEADER_LINE = re.compile(r"^[!-9;-~]{1,76}:", re.MULTILINE)
+_HEADER_LINE = re.compile(r"^[A-Za-z][!-9;-~]{0,75}:", re.MULTILINE)  # a field name starts with a letter in practice
 _START_FIELDS = re.compile(
     r"^(received|return-path|delivered-to|x-received|arc-seal|authentication-results|date|from|"
     r"message-id|to|subject|dkim-signature|x-original-to|x-envelope-from|mime-version):",
@@ -71,10 +72,26 @@ def _trim_to_headers(text: str) -> str:
     if text.startswith("From "):
         text = text.split("\n", 1)[1] if "\n" in text else ""
     stripped = text.lstrip()
-    if _HEADER_LINE.match(stripped):
-        return stripped
-    m = _START_FIELDS.search(text)
-    return text[m.start() :] if m else stripped
+    if not _HEADER_LINE.match(stripped):
+        m = _START_FIELDS.search(text)
+        stripped = text[m.start() :] if m else stripped
+    return _repair_folding(stripped)
+
+
+def _repair_folding(text: str) -> str:
+    """Re-indent continuation lines that lost their leading space (copy-paste, broken MTAs).
+
+    In the header block, a line that is neither a field ('Name:') nor folded is the rest of the
+    previous field: without this, the parser would end the header there and lose every later field.
+    """
+    head, sep, body = text.partition("\n\n")
+    lines = head.split("\n")
+    fixed = [lines[0]]
+    for line in lines[1:]:
+        if line and not line[0].isspace() and not _HEADER_LINE.match(line):
+            line = " " + line
+        fixed.append(line)
+    return "\n".join(fixed) + sep + body
 
 
 def _fields(msg: email.message.Message, notes: list[str]) -> tuple[tuple[str, str], ...]:
@@ -116,6 +133,16 @@ def _payload_text(part: email.message.Message) -> str:
     return payload if isinstance(payload, str) else ""
 
 
+def _unparsed(msg: email.message.Message) -> str:
+    """The text of an already-parsed message. When its header ended early at a line that lost
+    its folding indent, the blank line the serializer put there is dropped so the header can be
+    repaired and read in full."""
+    text = msg.as_string(policy=email.policy.compat32)
+    if any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        text = text.replace("\n\n", "\n", 1)
+    return text
+
+
 def _embedded(msg: email.message.Message) -> tuple[str, str] | None:
     """(origin, header text) of the original message inside a bounce, or None."""
     if msg.is_multipart():
@@ -124,7 +151,7 @@ def _embedded(msg: email.message.Message) -> tuple[str, str] | None:
             if ctype in ("message/rfc822", "message/global") and part is not msg:
                 inner = part.get_payload()
                 if isinstance(inner, list) and inner and isinstance(inner[0], email.message.Message):
-                    return "embedded message/rfc822", inner[0].as_string(policy=email.policy.compat32)
+                    return "embedded message/rfc822", _unparsed(inner[0])
                 if isinstance(inner, str):
                     return "embedded message/rfc822", inner
             if ctype in ("text/rfc822-headers", "message/global-headers"):

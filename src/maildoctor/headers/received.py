@@ -25,7 +25,7 @@ _PREFIX = re.compile(r"^\s*received\s*:", re.IGNORECASE)
 
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z:])(?:IPv6:)?([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![0-9A-Za-z:])")
-_HELO = re.compile(r"\bhelo[=\s]\s*([^\s()\[\]]{1,255})?", re.IGNORECASE)
+_HELO = re.compile(r"\b(?:helo|ehlo|lhlo)[=\s]\s*([^\s()]{1,255})?", re.IGNORECASE)
 _ENV_FROM = re.compile(r"envelope-from\s*<([^<>\s]{0,320})>", re.IGNORECASE)
 _ENV_SENDER = re.compile(r"envelope-sender\s*<([^<>\s]{0,320})>", re.IGNORECASE)
 _AUTH_SENDER = re.compile(
@@ -36,7 +36,8 @@ _TLS_VERSION = re.compile(
     r"\b(TLSv?1(?:[._]\d)?|SSLv[23]|TLS1_\d|TLS1\.\d)\b|\bversion=(TLS[\w.]{1,12}|SSL[\w.]{1,12})", re.IGNORECASE
 )
 _CIPHER = re.compile(r"\bcipher[=\s]\s*([A-Za-z0-9_-]{3,80})|\btls\s+(TLS_[A-Z0-9_]{3,80})", re.IGNORECASE)
-_TLS_PROTOCOLS = re.compile(r"^(ESMTPS|ESMTPSA|UTF8SMTPS|UTF8SMTPSA|LMTPS|LMTPSA)$", re.IGNORECASE)
+_TLS_PROTOCOLS = re.compile(r"^(SMTPS|ESMTPS|ESMTPSA|UTF8SMTPS|UTF8SMTPSA|LMTPS|LMTPSA)$", re.IGNORECASE)
+_TLS_NOTES = re.compile(r"\(Google Transport Security\)|\(using TLS|\bwith TLS\b", re.IGNORECASE)
 _AUTH_PROTOCOLS = re.compile(r"^(ESMTPA|ESMTPSA|UTF8SMTPA|UTF8SMTPSA|LMTPA|LMTPSA)$", re.IGNORECASE)
 
 # Which MTA wrote the header; first match wins (order matters: Exchange before generic SMTP).
@@ -106,48 +107,60 @@ def unfold(text: str) -> str:
     return " ".join(text.split())
 
 
+_OPEN_CLOSE = {"(": ")", "[": "]", "<": ">"}
+
+
+def _matches(text: str) -> dict[int, int]:
+    """Position of each bracket opener -> its closer; unclosed openers are left out (linear)."""
+    out: dict[int, int] = {}
+    stacks: dict[str, list[int]] = {c: [] for c in _OPEN_CLOSE}
+    closers = {v: k for k, v in _OPEN_CLOSE.items()}
+    for i, c in enumerate(text):
+        if c in _OPEN_CLOSE:
+            stacks[c].append(i)
+        elif c in closers and stacks[closers[c]]:
+            out[stacks[closers[c]].pop()] = i
+    return out
+
+
 def _tokens(text: str) -> list[str]:
-    """Split into words, (comments), [literals] and <addresses>; linear, tolerant of imbalance."""
+    """Split into words, (comments), [literals] and <addresses>. An opener that is never closed
+    (a cut header) is an ordinary character, so the rest of the header still splits into words."""
     out: list[str] = []
+    match = _matches(text)
     i, n = 0, len(text)
-    closers = {"(": ")", "[": "]", "<": ">"}
     while i < n:
         c = text[i]
         if c.isspace():
             i += 1
             continue
-        if c in closers:
-            start, depth, close = i, 0, closers[c]
-            while i < n:
-                if text[i] == c:
-                    depth += 1
-                elif text[i] == close:
-                    depth -= 1
-                    if depth == 0:
-                        break
-                i += 1
-            out.append(text[start : i + 1])
-            i += 1
+        if c in _OPEN_CLOSE and i in match:
+            out.append(text[i : match[i] + 1])
+            i = match[i] + 1
             continue
         start = i
-        while i < n and not text[i].isspace() and text[i] not in "([<":
+        i += 1
+        while i < n and not text[i].isspace() and not (text[i] in _OPEN_CLOSE and i in match):
             i += 1
         out.append(text[start:i])
     return out
 
 
 def _mask_comments(text: str) -> str:
-    """Same-length text with comment contents blanked, so positions of ';' and dates stay true."""
+    """Same-length text with closed comments blanked, so positions of ';' and dates stay true.
+
+    A difference array keeps this linear even for deeply nested parentheses.
+    """
+    diff = [0] * (len(text) + 1)
+    for start, end in _matches(text).items():
+        if text[start] == "(":
+            diff[start] += 1
+            diff[end + 1] -= 1
     chars = list(text)
     depth = 0
-    for i, c in enumerate(chars):
-        if c == "(":
-            depth += 1
-        elif c == ")" and depth:
-            depth -= 1
-            chars[i] = " "
-            continue
-        if depth:
+    for i in range(len(chars)):
+        depth += diff[i]
+        if depth > 0:
             chars[i] = " "
     return "".join(chars)
 
@@ -220,7 +233,7 @@ def _from_details(clause: str) -> tuple[str | None, str | None, str | None]:
     words = _tokens(clause)
     first = words[0] if words and not words[0].startswith("(") else None
     helo_m = _HELO.search(clause)
-    explicit_helo = helo_m.group(1) if helo_m and helo_m.group(1) else None
+    explicit_helo = helo_m.group(1) if helo_m else None
     if explicit_helo is not None or (helo_m and first and first.startswith("[")):
         rdns = first if first and not first.startswith("[") and first.lower() != "unknown" else None
         return first, explicit_helo, rdns
@@ -305,7 +318,7 @@ def parse_received(value: str | None) -> Received:
     cipher_m = _CIPHER.search(whole)
     tls_version = (tls_m.group(1) or tls_m.group(2)) if tls_m else None
     tls_cipher = (cipher_m.group(1) or cipher_m.group(2)) if cipher_m else None
-    tls = bool(tls_version or tls_cipher or (protocol and _TLS_PROTOCOLS.match(protocol)))
+    tls = bool(tls_version or tls_cipher or (protocol and _TLS_PROTOCOLS.match(protocol)) or _TLS_NOTES.search(whole))
     if protocol and "/TLS" in (with_words[0] if with_words else "").upper():
         tls = True
     auth_m = _AUTH_SENDER.search(whole) or _EXIM_AUTH.search(whole)
