@@ -51,6 +51,7 @@ _CODE = re.compile(r"(?:^|: |\\n|\s)([245]\d\d)(?:[ -]([245]\.\d{1,3}\.\d{1,3}))
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _DUR_UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _BRACKET_IP = re.compile(r"\[([0-9A-Fa-f:.]*[.:][0-9A-Fa-f:.]*)\](?::(\d+))?")
+_BARE_IP = re.compile(r"\bIP address ((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+)\b")
 _REJECTED = re.compile(r"\brejected (RCPT|MAIL|after DATA|DATA|EHLO|HELO|connection|VRFY|EXPN|\"[^\"]*\")")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _CONT = re.compile(r"^(?:\s|Envelope-(?:from|to):|[A-Z*]? ?[\w-]+: |[A-Z][\w-]*:\s|\S+$)")
@@ -183,6 +184,9 @@ def _classify(body: str, f: dict[str, object], extra: dict[str, str]) -> EventKi
         _parse_fields(body, f, extra, EventKind.WARNING)
         return EventKind.WARNING
     f["diagnostic"] = body or None
+    b = _BRACKET_IP.search(body) or _BARE_IP.search(body)
+    if b is not None:
+        f["remote_ip"] = b.group(1)
     return EventKind.OTHER
 
 

@@ -27,10 +27,12 @@ _RFC3339 = re.compile(
     r"(\S+) ([\w./-]+?)(?:\[(\d+)\])?: "
 )
 QUEUE_ID_PATTERN = r"(?:[0-9A-F]{6,14}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{8,20})"
-_QID = re.compile(rf"^({QUEUE_ID_PATTERN}): ")
+_QID = re.compile(rf"^({QUEUE_ID_PATTERN}|NOQUEUE): ")
+_BARE_IP = re.compile(r"\baddress ((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+)\b")
 _KV = re.compile(r"(?:^|, |\s)([a-z][\w-]*)=(<[^>]*>|[^,\s]*)")
 _HOSTIP = re.compile(r"([^\s\[\],=]*)\[([0-9A-Fa-f:.]+)\](?::(\d+))?")
 _CODE = re.compile(r"(?:^|\s|said: )([245]\d\d)(?:[ -]([245]\.\d{1,3}\.\d{1,3}))?(?=[ -]|$)")
+_EMBEDDED_QID = re.compile(rf" ({QUEUE_ID_PATTERN}): ")
 _REJECT = re.compile(r"^(?:milter-)?reject: (\S+) from ")
 
 
@@ -233,6 +235,9 @@ def _classify(daemon: str, body: str, f: dict[str, object], extra: dict[str, str
         _hostip(body, f)
         f["diagnostic"] = body
         _code(body, f)
+        err = re.search(r"\]:\d+: (.*)$", body)
+        if err is not None:
+            extra["error"] = err.group(1)
         return EventKind.REMOTE_ERROR
     low = body.lower()
     if "authentication failed" in low:
@@ -263,9 +268,14 @@ def _classify(daemon: str, body: str, f: dict[str, object], extra: dict[str, str
         return EventKind.REJECT_CONNECTION if "rate limit" in body else EventKind.REJECT
     if body.startswith(("fatal:", "panic:")):
         f["diagnostic"] = body
+        q = _EMBEDDED_QID.search(body)
+        if q is not None and is_queue_id(q.group(1)) and not f.get("message_id"):
+            f["message_id"] = q.group(1)
         return EventKind.PANIC
     if body.startswith("warning:"):
         _hostip(body, f)
+        if f.get("remote_ip") is None and (b := _BARE_IP.search(body)) is not None:
+            f["remote_ip"] = b.group(1)
         f["diagnostic"] = body[9:]
         return EventKind.WARNING
     if daemon in ("master", "postfix-script", "postfix") or body.startswith("daemon started"):
