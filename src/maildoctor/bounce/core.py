@@ -6,7 +6,6 @@ import re
 from functools import cache
 
 from maildoctor import kb
-
 from maildoctor.bounce.agents import AgentResult, agents
 from maildoctor.bounce.mime import Mail, parse_mail
 from maildoctor.bounce.model import Bounce, RawRecipient, Recipient, Rule

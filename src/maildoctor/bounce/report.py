@@ -1,0 +1,101 @@
+"""Bounce results as the JSON document of `maildoctor bounce` and as findings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from maildoctor.bounce.model import Bounce, LocalCause, Recipient
+from maildoctor.model import Evidence, Finding, Severity
+
+
+def cause_dict(c: LocalCause | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"kind": c.kind, "summary": c.summary, "file": c.file or None, "line": c.line,
+            "detail": dict(c.detail), "fix": list(c.fix)}  # fmt: skip
+
+
+def recipient_dict(r: Recipient) -> dict[str, Any]:
+    return {
+        "address": r.address,
+        "original_recipient": r.original_recipient or None,
+        "action": r.action or None,
+        "status": r.status or None,
+        "smtp_code": r.smtp_code or None,
+        "command": r.command or None,
+        "reason": r.reason,
+        "hard": r.hard,
+        "diagnostic": r.diagnostic,
+        "remote_mta": r.remote_mta or None,
+        "target": r.target or None,
+        "feedback_type": r.feedback_type or None,
+        "rule": {"id": r.rule.id, "matched": r.rule.matched},
+        "local_cause": cause_dict(r.local_cause),
+    }
+
+
+def bounce_dict(b: Bounce) -> dict[str, Any]:
+    return {
+        "file": b.file,
+        "kind": b.kind,
+        "agent": b.agent or None,
+        "reporting_mta": b.reporting_mta or None,
+        "original_message_id": b.original_message_id or None,
+        "original_from": b.original_from or None,
+        "original_to": b.original_to or None,
+        "original_subject": b.original_subject or None,
+        "recipients": [recipient_dict(r) for r in b.recipients],
+        "notes": list(b.notes),
+    }
+
+
+def bounce_findings(bounces: Sequence[Bounce], max_evidence: int = 20) -> list[Finding]:
+    """One finding per local cause (the actionable part), one per failure reason, one summary."""
+    findings: list[Finding] = []
+    by_reason: dict[tuple[str, str], list[tuple[Bounce, Recipient]]] = {}
+    for b in bounces:
+        for r in b.recipients:
+            if b.kind in ("failure", "delay"):
+                by_reason.setdefault((b.kind, r.reason), []).append((b, r))
+            c = r.local_cause
+            if c is None:
+                continue
+            ev = [Evidence("file", c.file, c.file, c.line)] if c.file else []
+            ev.append(Evidence("text", r.diagnostic[:300], b.file))
+            findings.append(
+                Finding(
+                    id=f"bounce.cause.{c.kind}",
+                    severity=Severity.WARNING if b.kind == "failure" else Severity.INFO,
+                    title=f"{r.address}: {c.summary}",
+                    explanation=f"Bounce {b.file}: {r.reason} ({r.status or 'no status'}), rule {r.rule.id}.",
+                    evidence=tuple(ev),
+                    fix=c.fix,
+                    subject=r.address,
+                    data={"file": b.file, "reason": r.reason, "local_cause": cause_dict(c)},
+                )
+            )
+    for (kind, reason), items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+        hard = sum(1 for _, r in items if r.hard)
+        ev = tuple(Evidence("text", f"{r.address}: {r.diagnostic[:200]}", b.file) for b, r in items[:max_evidence])
+        title = f"{len(items)} recipient(s) {'delayed' if kind == 'delay' else 'failed'}: {reason}"
+        findings.append(
+            Finding(
+                id=f"bounce.{kind}.{reason}",
+                severity=Severity.WARNING if kind == "failure" else Severity.INFO,
+                title=title + (f" ({hard} hard)" if hard else ""),
+                evidence=ev,
+                data={"count": len(items), "hard": hard},
+            )
+        )
+    kinds = Counter(b.kind for b in bounces)
+    findings.append(
+        Finding(
+            id="bounce.summary",
+            severity=Severity.INFO,
+            title=f"{len(bounces)} message(s): " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()),
+            data=dict(kinds),
+        )
+    )
+    return findings
