@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maildoctor.forwarders.pipes import analyze_pipe, read_pipe_facts
+from maildoctor.forwarders.pipes import analyze_pipe, owners_trusted, read_pipe_facts
 from maildoctor.forwarders.srs import SrsState, read_srs_state
 from maildoctor.forwarders.texts import make_finding
 from maildoctor.model import Evidence, Finding, Severity
@@ -239,7 +239,9 @@ class _Analysis:
             if t.kind == "pipe":
                 self.pipes += 1
                 facts = read_pipe_facts(self.root, t.value)
-                self.findings.extend(analyze_pipe(self.root, facts, self.account_for(e), e.address, self.ev(e)))
+                acct = self.account_for(e)
+                trust = owners_trusted(self.root, acct)
+                self.findings.extend(analyze_pipe(self.root, facts, acct, e.address, self.ev(e), trust))
             elif t.kind == "address":
                 self.address_target(e, t.value, f)
         if not e.is_default:

@@ -13,7 +13,7 @@ import re
 import shlex
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -224,14 +224,29 @@ def output_hints(facts: PipeFacts) -> list[tuple[int, str]]:
     return hints
 
 
+def owners_trusted(root: Path, acct: Account | None) -> bool:
+    """On a live server file owners are real; in a copied snapshot only if the home kept its owner."""
+    if root.resolve() == Path("/") or acct is None:
+        return True
+    try:
+        return under(root, acct.home).stat().st_uid == acct.uid
+    except OSError:
+        return False
+
+
 def analyze_pipe(
     root: Path,
     facts: PipeFacts,
     acct: Account | None,
     address: str,
     where: Evidence,
+    trust_owners: bool = True,
 ) -> list[Finding]:
-    """Findings for one pipe target; `where` is the alias line that defines it."""
+    """Findings for one pipe target; `where` is the alias line that defines it.
+
+    With trust_owners False (a copied snapshot whose files all belong to whoever copied them)
+    ownership is not judged and permissions are read as if the account owned the script.
+    """
     file, line = where.source, where.line
     account = acct.name if acct else "the account"
     uid = acct.uid if acct and acct.uid is not None else "?"
@@ -298,6 +313,8 @@ def analyze_pipe(
         )
         return out
     ev_mode = Evidence("file", f"{script.server_path}: mode {_mode(script.mode)} uid {script.uid}", script.server_path)
+    if not trust_owners and acct is not None:
+        script = replace(script, uid=acct.uid, gid=acct.gid)
     if not can(script, acct, 4):
         out.append(make_finding("forwarders.pipe_script_unreadable", [where, ev_mode], address, **sfields))
     if facts.runs_directly:
@@ -331,7 +348,7 @@ def analyze_pipe(
         first_crlf = script.text[: script.text.find("\r\n")].count("\n") + 1
         ev = Evidence("file", f"line ends in CR LF ({crlf} such lines)", script.server_path, first_crlf)
         out.append(make_finding("forwarders.pipe_crlf", [where, ev], address, crlf_lines=crlf, **sfields))
-    if acct is not None and acct.uid is not None and script.uid is not None and script.uid != acct.uid:
+    if trust_owners and acct is not None and acct.uid is not None and script.uid is not None and script.uid != acct.uid:
         out.append(make_finding("forwarders.pipe_owner", [where, ev_mode], address, **sfields))
     hints = output_hints(facts)
     if hints:
