@@ -23,7 +23,9 @@ _PIPE = re.compile(r"Child process of (\S+) transport returned (\d+)(?: \(([^)]*
 _FAIL_TEXT = re.compile(r"No such person at this address|:fail:", re.I)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _SPF = re.compile(r"\bSPF\b|sender policy framework", re.I)
-_SPF_DOMAIN = re.compile(r"(?:domain of|domain|identity|sender|mfrom=|mailfrom=)\s*<?[\w.+-]*@?([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.I)
+_SPF_DOMAIN = re.compile(
+    r"(?:domain of|domain|identity|sender|mfrom=|mailfrom=|send for)\s*<?[\w.+-]*@?([A-Za-z0-9.-]+\.[A-Za-z]{2,})", re.I
+)
 _BLOCKLISTS = (
     ("Spamhaus", re.compile(r"spamhaus|\bzen\.|sbl-xbl|\bxbl\b|\bpbl\b", re.I)),
     ("SpamCop", re.compile(r"spamcop", re.I)),
@@ -102,7 +104,7 @@ def _pipe_cause(root: Path, r: Recipient) -> LocalCause | None:
         return None
     code = int(m.group(2))
     name, meaning = _exit_meaning(code)
-    command = m.group(4) or r.target.lstrip("|").removeprefix("pipe to ").lstrip("|")
+    command = r.target.removeprefix("pipe to ").lstrip("|") or m.group(4) or ""
     file, line = "", None
     if r.address and "@" in r.address:
         for d in route_address(root, r.address).deliveries:
@@ -147,9 +149,8 @@ def _quota_cause(root: Path, address: str) -> LocalCause | None:
                 used += int(parts[0])
         detail["used_bytes"] = used
         detail.setdefault("quota_spec", lines[0] if lines else "")
-    quota = detail.get("quota_bytes")
-    used = detail.get("used_bytes")
-    size = f"{used} of {quota} bytes" if quota is not None and used is not None else "over its quota"
+    quota, in_use = detail.get("quota_bytes"), detail.get("used_bytes")
+    size = f"{in_use} of {quota} bytes" if quota is not None and in_use is not None else "over its quota"
     return LocalCause(
         kind="quota",
         summary=f"the mailbox of {address} ({box.path}) is full: {size}",
@@ -159,8 +160,17 @@ def _quota_cause(root: Path, address: str) -> LocalCause | None:
     )
 
 
+_REMOTE_HOST = re.compile(r"\bhost \S+ \[([0-9a-fA-F.:]+)\]")
+
+
+def _sender_ips(diagnostic: str) -> list[str]:
+    """IPs in the text, without the remote server's own ("host mx [IP]")."""
+    remote = set(_REMOTE_HOST.findall(diagnostic))
+    return [ip for ip in _IPV4.findall(diagnostic) if ip not in remote]
+
+
 def _spf_cause(r: Recipient, bounce: Bounce) -> LocalCause:
-    ips = _IPV4.findall(r.diagnostic)
+    ips = _sender_ips(r.diagnostic)
     sender = bounce.original_from
     sm = re.search(r"[\w.+-]+@([\w.-]+)", sender)
     domain = sm.group(1) if sm else ""
@@ -182,7 +192,7 @@ def _blocklist_cause(r: Recipient) -> LocalCause | None:
     names = [name for name, pat in _BLOCKLISTS if pat.search(r.diagnostic)]
     if not names:
         return None
-    ips = _IPV4.findall(r.diagnostic)
+    ips = _sender_ips(r.diagnostic)
     listed = ", ".join(names)
     return LocalCause(
         kind="blocklist",

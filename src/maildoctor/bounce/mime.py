@@ -18,6 +18,9 @@ MAX_BYTES = 2 * 1024 * 1024  # bounces carry their facts up front; a 50 MB attac
 MAX_DEPTH = 12  # MIME nesting we follow
 MAX_PART_TEXT = 256 * 1024  # characters kept per decoded text part
 
+_ORIGINAL_TYPES = frozenset(
+    {"text/rfc822-headers", "message/rfc822-headers", "text/rfc822", "message/rfc822", "message/global"}
+)
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _BR = re.compile(r"<\s*(?:br|/p|/div|/tr|p|div|tr)\b[^>]{0,200}>", re.IGNORECASE)
 _ENT = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'"}
@@ -125,7 +128,7 @@ class _Flattener:
             self.emit("\n" + _decode_text(part))
         elif ctype in ("message/delivery-status", "message/global-delivery-status", "message/feedback-report"):
             self.emit("\n" + _decode_text(part) + "\n")
-        elif ctype in ("text/rfc822-headers", "message/rfc822-headers", "text/rfc822") or ctype in ("message/rfc822", "message/global"):
+        elif ctype in _ORIGINAL_TYPES:
             self.in_original = True
             self.emit(_decode_text(part))
         elif maintype == "text":
@@ -170,7 +173,7 @@ def parse_mail(raw: bytes) -> Mail:
         content_type=msg.get_content_type(),
         body="".join(flat.body),
         original="".join(flat.original),
-        report_type=(msg.get_param("report-type") or "") if msg.get_content_type() == "multipart/report" else "",
+        report_type=str(msg.get_param("report-type") or "") if msg.get_content_type() == "multipart/report" else "",
         part_types=flat.types,
         truncated=truncated,
         defects=defects,

@@ -62,15 +62,16 @@ def bounce_findings(bounces: Sequence[Bounce], max_evidence: int = 20) -> list[F
             c = r.local_cause
             if c is None:
                 continue
-            ev = [Evidence("file", c.file, c.file, c.line)] if c.file else []
-            ev.append(Evidence("text", r.diagnostic[:300], b.file))
+            raw = str(c.detail.get("raw", "")) or c.summary
+            cause_ev = [Evidence("file", raw, c.file, c.line)] if c.file else []
+            cause_ev.append(Evidence("text", r.diagnostic[:300], b.file))
             findings.append(
                 Finding(
                     id=f"bounce.cause.{c.kind}",
                     severity=Severity.WARNING if b.kind == "failure" else Severity.INFO,
                     title=f"{r.address}: {c.summary}",
                     explanation=f"Bounce {b.file}: {r.reason} ({r.status or 'no status'}), rule {r.rule.id}.",
-                    evidence=tuple(ev),
+                    evidence=tuple(cause_ev),
                     fix=c.fix,
                     subject=r.address,
                     data={"file": b.file, "reason": r.reason, "local_cause": cause_dict(c)},

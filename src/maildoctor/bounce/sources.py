@@ -78,10 +78,8 @@ def _from_stream(stream: BinaryIO, name: str) -> Iterator[SourceMessage]:
 
 
 def _dir_files(path: Path) -> list[Path]:
-    if (path / "cur").is_dir() or (path / "new").is_dir():
-        dirs = [path / "cur", path / "new"]
-    else:
-        dirs = [path]
+    maildir = (path / "cur").is_dir() or (path / "new").is_dir()
+    dirs = [path / "cur", path / "new"] if maildir else [path]
     files: list[Path] = []
     for d in dirs:
         if d.is_dir():

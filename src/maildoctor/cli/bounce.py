@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -54,7 +55,7 @@ def command(inputs: tuple[str, ...], root: Path | None, limit: int | None, dns_s
             errors.append(f"{msg.name}: cannot parse: {type(exc).__name__}")
             continue
         if msg.truncated:
-            b = Bounce(**{**{f: getattr(b, f) for f in b.__dataclass_fields__}, "notes": (*b.notes, "message truncated")})
+            b = replace(b, notes=(*b.notes, "message truncated at read"))
         if root is not None:
             b = add_local_causes(root, b)
         bounces.append(b)
@@ -66,12 +67,10 @@ def command(inputs: tuple[str, ...], root: Path | None, limit: int | None, dns_s
 
     def table(console: Console) -> None:
         console.print(f"[bold]maildoctor bounce[/]: {len(bounces)} message(s)\n")
-        shown = 0
-        for b in bounces:
+        for shown, b in enumerate(bounces):
             if shown >= TEXT_ROWS:
                 console.print(f"... {len(bounces) - shown} more (see --format json)")
                 break
-            shown += 1
             head = f"{escape(b.file)}  [bold]{b.kind}[/]" + (f"  ({escape(b.agent)})" if b.agent else "")
             console.print(head)
             for r in b.recipients:
