@@ -227,7 +227,24 @@ def lookup_local_cause(root: Path, r: Recipient, bounce: Bounce) -> LocalCause |
     return None
 
 
+def _server_path(root: Path, cause: LocalCause | None) -> LocalCause | None:
+    """Show files as the server sees them (/etc/valiases/DOMAIN), not as paths under --root."""
+    if cause is None or not cause.file:
+        return cause
+    try:
+        rel = Path(cause.file).resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return cause
+    shown = "/" + str(rel)
+    if shown == cause.file:
+        return cause
+    return replace(cause, file=shown, summary=cause.summary.replace(cause.file, shown),
+                   fix=tuple(f.replace(cause.file, shown) for f in cause.fix))  # fmt: skip
+
+
 def add_local_causes(root: Path, bounce: Bounce) -> Bounce:
     """The bounce with each failed recipient's local cause filled in."""
-    recipients = tuple(replace(r, local_cause=lookup_local_cause(root, r, bounce)) for r in bounce.recipients)
+    recipients = tuple(
+        replace(r, local_cause=_server_path(root, lookup_local_cause(root, r, bounce))) for r in bounce.recipients
+    )
     return replace(bounce, recipients=recipients)
