@@ -12,9 +12,9 @@ from maildoctor.cli.common import emit, format_option
 from maildoctor.errors import InputError, UsageError
 from maildoctor.headers.analyze import analyze_headers
 from maildoctor.headers.hops import analyze_chain
-from maildoctor.headers.message import MAX_INPUT_BYTES, HeaderSet, parse_header_text
+from maildoctor.headers.message import MAX_INPUT_BYTES, parse_header_text
 from maildoctor.headers.render import render_report
-from maildoctor.headers.verdict import LocalJoin, read_local
+from maildoctor.headers.verdict import LocalJoin, candidate_ids, read_local
 from maildoctor.model import Evidence, Finding, Severity
 
 
@@ -78,15 +78,23 @@ def command(source: str, logs: tuple[str, ...], root: Path | None, fmt: str) -> 
     input_errors: list[str] = []
     extra: list[Finding] = []
     if paths:
-        local, input_errors = _join(headers, paths)
+        missing = [p for p in logs if p != "-" and not any(c in p for c in "*?[") and not Path(p).exists()]
+        input_errors = [f"{p}: no such file" for p in missing]
+        chain = analyze_chain(headers.get_all("Received"), headers.first("Date"))
+        message_id = headers.first("Message-ID")
+        local, problems = read_local(chain, message_id, paths)
+        input_errors += [e for e in problems if not any(e.startswith(f"{p}:") for p in missing)]
         if local is None:
+            searchable = bool(candidate_ids(chain) or message_id)
             extra.append(
                 Finding(
                     "headers.local_not_found",
                     Severity.UNKNOWN,
-                    "This message is not in our log",
+                    "This message is not in our log" if searchable else "Nothing to look up in our log",
                     "No hop id (Exim id, Postfix queue id) nor the Message-ID was found in the given logs: "
-                    "the message did not pass through this server, or those log files are rotated away.",
+                    "the message did not pass through this server, or those log files are rotated away."
+                    if searchable
+                    else "No hop carries an Exim or Postfix id and there is no Message-ID header.",
                     evidence=tuple(Evidence("file", str(p)) for p in paths[:5]),
                 )
             )
@@ -96,8 +104,3 @@ def command(source: str, logs: tuple[str, ...], root: Path | None, fmt: str) -> 
         render_report(console, report)
 
     return emit("headers", fmt, list(report.findings) + extra, report.to_json(), text=text, input_errors=input_errors)
-
-
-def _join(headers: HeaderSet, paths: list[Path | str]) -> tuple[LocalJoin | None, list[str]]:
-    chain = analyze_chain(headers.get_all("Received"), headers.first("Date"))
-    return read_local(chain, headers.first("Message-ID"), paths)

@@ -1,0 +1,99 @@
+"""The join with our own log and the verdict: before us, on our server (and why), after us."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headers_samples import DEFERRED_LOG, EXIM_ID
+
+from maildoctor.headers.analyze import analyze_headers
+from maildoctor.headers.hops import analyze_chain
+from maildoctor.headers.message import parse_header_text
+from maildoctor.headers.verdict import candidate_ids, decide, read_local
+
+
+def _headers(ours: str, theirs: str, first: str | None = None) -> str:
+    lines = [
+        f"Received: from mx.example.org (mx.example.org [198.51.100.25]) by inbox.example.com (Postfix) "
+        f"with ESMTPS id 4F3D21234 for <bob@example.com>; {theirs}",
+        f"Received: from laptop ([203.0.113.9]) by mx.example.org with esmtpsa (Exim 4.96) id {EXIM_ID}; {ours}",
+    ]
+    if first:
+        lines.append(f"Received: from client.example.net by relay.example.net with ESMTP id R1; {first}")
+    return "\n".join(lines) + "\nMessage-ID: <abc123@example.org>\nSubject: hello\n\n"
+
+
+def test_candidate_ids_newest_first() -> None:
+    chain = analyze_chain(
+        parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000")).get_all(
+            "Received"
+        )
+    )
+    # the next server's Postfix id is tried first (newest hop), then ours
+    assert candidate_ids(chain) == [(2, "postfix", "4F3D21234"), (1, "exim", EXIM_ID)]
+
+
+def test_delay_on_our_server_names_the_deferral(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_text(DEFERRED_LOG)
+    headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
+    chain = analyze_chain(headers.get_all("Received"), headers.first("Date"))
+    local, problems = read_local(chain, headers.first("Message-ID"), [log])
+    assert problems == []
+    assert local is not None and local.hop_index == 1 and local.matched_by == f"exim id {EXIM_ID}"
+    assert len(local.deferrals) == 2 and "451 4.7.1 Greylisted" in local.deferrals[0].answer
+    assert local.zone_known
+    report = analyze_headers(headers, local)
+    v = report.verdict
+    assert v.where == "on_our_server"
+    assert v.here_seconds == 3603.0 and v.after_seconds == 1.0
+    assert "Greylisted" in v.summary
+    finding = next(f for f in report.findings if f.id == "headers.verdict")
+    assert finding.severity.value == "warning"
+    assert any(e.source == str(log) and e.line == 2 for e in finding.evidence)
+    doc = report.to_json()
+    assert doc["local"]["queue_seconds"] == 3603.0 and doc["verdict"]["where"] == "on_our_server"
+
+
+def test_delay_before_us(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_text(
+        f"2024-01-01 12:00:00 {EXIM_ID} <= alice@example.org H=relay.example.net [198.51.100.2] P=esmtps S=1234 "
+        "id=abc123@example.org\n"
+        f"2024-01-01 12:00:02 {EXIM_ID} => bob@example.com R=dnslookup T=remote_smtp H=inbox.example.com "
+        '[192.0.2.30] C="250 ok"\n'
+        f"2024-01-01 12:00:02 {EXIM_ID} Completed\n"
+    )
+    text = _headers(
+        "Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 12:00:03 +0000", first="Mon, 1 Jan 2024 09:00:00 +0000"
+    )
+    headers = parse_header_text(text)
+    chain = analyze_chain(headers.get_all("Received"))
+    local, _ = read_local(chain, None, [log])
+    assert local is not None and local.hop_index == 2
+    v = decide(chain, local)
+    assert v.where == "before_us" and v.before_seconds == 10800.0 and v.here_seconds == 2.0
+
+
+def test_found_by_message_id_when_no_hop_id_matches(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_text(DEFERRED_LOG.replace(EXIM_ID, "1rSzzz-0009Zz-9Z"))
+    headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
+    chain = analyze_chain(headers.get_all("Received"))
+    local, _ = read_local(chain, headers.first("Message-ID"), [log])
+    assert local is not None and local.matched_by.startswith("message-id") and local.hop_index is None
+    assert decide(chain, local).where == "on_our_server"
+
+
+def test_not_in_log(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_text("2024-01-01 12:00:00 1rSqqq-0001Qq-1Q <= x@example.org H=a [192.0.2.1] P=esmtp S=1 id=zz@x\n")
+    headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
+    local, _ = read_local(analyze_chain(headers.get_all("Received")), headers.first("Message-ID"), [log])
+    assert local is None
+
+
+def test_headers_only_verdict_names_the_holder() -> None:
+    headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
+    v = decide(analyze_chain(headers.get_all("Received")), None)
+    assert v.where == "unknown" and "mx.example.org" in v.summary and "1 h" in v.summary
