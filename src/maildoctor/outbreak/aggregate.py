@@ -47,6 +47,15 @@ def domain_of(rcpt: bytes) -> bytes:
     return rcpt[rcpt.rfind(b"@") + 1 :].lower().rstrip(b">")
 
 
+def outcome_recipient(rest: bytes) -> bytes:
+    """The recipient of a `=>`/`**`/`==` line body: `<orig>` when logged as `local <orig@dom>`."""
+    parts = rest.split(b" ", 3)
+    rcpt = parts[1] if len(parts) > 1 else b""
+    if len(parts) > 2 and parts[2].startswith(b"<") and parts[2].endswith(b">") and b"@" not in rcpt:
+        rcpt = parts[2][1:-1]
+    return rcpt.rstrip(b":")
+
+
 class Aggregate:
     """Partial statistics of one chunk of log (or of several, merged)."""
 
@@ -110,9 +119,9 @@ class Aggregate:
                 if self._last_cwd is cwd:
                     self._last_cwd = None
         if sender == b"<>" or sender == b"":
-            st = self.bounce_in if ip is not None and auth is None else self.inbound
-            self.inflight[mid] = st
-            if st is self.bounce_in and rcpts:
+            sink = self.bounce_in if ip is not None and auth is None else self.inbound
+            self.inflight[mid] = sink
+            if sink is self.bounce_in and rcpts:
                 for r in rcpts:
                     key = r.lower()
                     self.backscatter[key] = self.backscatter.get(key, 0) + 1
@@ -144,8 +153,10 @@ class Aggregate:
         self.inflight[mid] = st
         return st if len(st[EVIDENCE]) < EVIDENCE_PER_SIG else None
 
-    def on_outcome(self, mid: bytes, flag: bytes, rcpt: bytes) -> Stats | None:
-        """Count one `=>`/`->`/`**`/`==` line; returns the stats when it wants a failure as evidence."""
+    def on_outcome(self, mid: bytes, flag: bytes, rest: bytes) -> Stats | None:
+        """Count one `=>`/`->`/`**`/`==` line (`rest`: the text after the flag, starting with a space).
+
+        Returns the stats when it wants this failure line as evidence."""
         st = self.inflight.get(mid)
         if st is None:
             orphan = self.orphans.get(mid)
@@ -158,13 +169,13 @@ class Aggregate:
             else:
                 orphan[0] += 1
             if len(orphan[4]) < ORPHAN_RCPT_CAP:
-                orphan[4].append(rcpt)
+                orphan[4].append(outcome_recipient(rest))
             return None
         if st is self.inbound:
             return None
         if st is self.bounce_in:
             if flag != b"==":
-                key = rcpt.lower()
+                key = outcome_recipient(rest).lower()
                 self.backscatter[key] = self.backscatter.get(key, 0) + 1
             return None
         if flag == b"==":
@@ -177,19 +188,23 @@ class Aggregate:
         else:
             st[DELIVERED] += 1
         doms = st[DOMAINS]
-        if len(doms) < DOMAIN_CAP:
-            doms.add(domain_of(rcpt))
+        if not st[RCPTS] and len(doms) < DOMAIN_CAP:
+            # The arrival had no 'for' list (log_selector without +received_recipients).
+            doms.add(domain_of(outcome_recipient(rest)))
         return st if flag == b"**" and len(st[FAIL_EVIDENCE]) < EVIDENCE_PER_SIG else None
+
+    def on_orphan_completed(self, mid: bytes) -> None:
+        orphan = self.orphans.get(mid)
+        if orphan is None:
+            self.orphans[mid] = [0, 0, 0, 1, []]
+        else:
+            orphan[3] = 1
 
     def on_completed(self, ts: bytes, mid: bytes) -> None:
         bucket = ts[: self.bucket_chars]
         self.completions[bucket] = self.completions.get(bucket, 0) + 1
         if self.inflight.pop(mid, None) is None:
-            orphan = self.orphans.get(mid)
-            if orphan is None:
-                self.orphans[mid] = [0, 0, 0, 1, []]
-            else:
-                orphan[3] = 1
+            self.on_orphan_completed(mid)
         self.deferred_ids.discard(mid)
 
     def note_span(self, path: str, start: int, lines: int, first: bytes, last: bytes) -> None:

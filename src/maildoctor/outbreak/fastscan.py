@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, cast
 
-from maildoctor.outbreak.aggregate import EVIDENCE, FAIL_EVIDENCE, Aggregate, Stats
+from maildoctor.outbreak.aggregate import DELIVERED, EVIDENCE, FAIL_EVIDENCE, RCPTS, Aggregate, Stats
 
 _LINE = re.compile(
     rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[.\d]*(?: [+-]\d{4})?(?: \[(\d+)(?::\d+)?\])? "
     rb"(?:([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) (<=|=>|->|>>|\*\*|==|Completed)|cwd=)([^\n]*)",
     re.MULTILINE,
 )
-BLOCK = 8 << 20
+BLOCK = 4 << 20
 SPLIT_MIN = 64 << 20  # plain files above this are split between workers
 _OPENERS: dict[str, Callable[[str], IO[bytes]]] = {
     ".gz": lambda p: cast(IO[bytes], gzip.open(p, "rb")),  # noqa: SIM115 - opened by the caller's with
@@ -82,33 +82,45 @@ def parse_arrival_fields(
     return sender, ip, user, auth, size, rcpts
 
 
-def outcome_recipient(rest: bytes) -> bytes:
-    """The recipient of a `=>`/`**`/`==` line: `<orig>` when logged as `local <orig@dom>`."""
-    parts = rest.split(b" ", 3)
-    rcpt = parts[1] if len(parts) > 1 else b""
-    if len(parts) > 2 and parts[2].startswith(b"<") and parts[2].endswith(b">") and b"@" not in rcpt:
-        rcpt = parts[2][1:-1]
-    return rcpt.rstrip(b":")
-
-
 def scan_block(agg: Aggregate, block: bytes, path: str, start: int, lines_before: int) -> None:
-    """Feed every relevant line of `block` (whole lines) to the aggregate."""
+    """Feed every relevant line of `block` (whole lines) to the aggregate.
+
+    The two commonest lines are handled inline (a delivery of a message whose arrival listed its
+    recipients, and Completed); everything else goes through the Aggregate's methods.
+    """
     on_arrival = agg.on_arrival
     on_outcome = agg.on_outcome
-    on_completed = agg.on_completed
+    inflight_get = agg.inflight.get
+    inflight_pop = agg.inflight.pop
+    inbound = agg.inbound
+    completions = agg.completions
+    deferred = agg.deferred_ids
+    bucket_chars = agg.bucket_chars
     for ts, pid, mid, flag, rest in _LINE.findall(block):
-        if flag == b"<=":
+        if flag == b"=>":
+            st = inflight_get(mid)
+            if st is inbound:
+                continue
+            if st is not None and st[RCPTS]:
+                st[DELIVERED] += 1
+                continue
+            on_outcome(mid, flag, rest)
+        elif flag == b"Completed":
+            bucket = ts[:bucket_chars]
+            completions[bucket] = completions.get(bucket, 0) + 1
+            if inflight_pop(mid, None) is None:
+                agg.on_orphan_completed(mid)
+            deferred.discard(mid)
+        elif flag == b"<=":
             sender, ip, user, auth, size, rcpts = parse_arrival_fields(rest)
             st = on_arrival(ts, pid, mid, sender, ip, user, auth, size, rcpts)
             if st is not None:
                 st[EVIDENCE].append(_locate(block, mid + b" <=" + rest, path, start, lines_before))
-        elif flag == b"Completed":
-            on_completed(ts, mid)
         elif not flag:
             sp = rest.find(b" ")
             agg.on_cwd(ts, pid, rest if sp < 0 else rest[:sp])
         elif flag != b">>":
-            st = on_outcome(mid, flag, outcome_recipient(rest))
+            st = on_outcome(mid, flag, rest)
             if st is not None:
                 st[FAIL_EVIDENCE].append(_locate(block, mid + b" " + flag + rest, path, start, lines_before))
 

@@ -269,7 +269,7 @@ def _score(rep: SourceReport, window: int, log_start: float, log_end: float) -> 
         span = log_end - log_start
         if (
             span > 0
-            and (first - log_start) >= e["quiet_fraction"] * span
+            and (first - log_start) >= min(e["quiet_fraction"] * span, e["quiet_hours"] * 3600)
             and rep.peak_per_hour >= e["min_peak_per_hour"]
         ):
             add("new_source", first=rep.first_seen, quiet=quiet_h, peak=rep.peak_per_hour)
