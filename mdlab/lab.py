@@ -7,13 +7,16 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import topology as t
+from .collect import classify, maildir_messages, snapshot
 from .nsenv import Namespace, NamespaceError
-from .postfix import POSTFIX_ROOT, postfix_available, postfix_master_argv, prepare_postfix
+from .postfix import POSTFIX_ROOT, postfix_available, postfix_dir, postfix_master_argv, prepare_postfix
+from .scenarios import run_scenarios
 from .tree import build_tree
 
 EXIM = "/usr/sbin/exim4"
@@ -203,6 +206,34 @@ class Lab:
     def exim(self, *args: str) -> subprocess.CompletedProcess[Any]:
         """The local Exim with its own configuration, e.g. exim("-bp") or exim("-bt", "addr")."""
         return self.ns.run([EXIM, *args])
+
+    def run_scenarios(self, log: Callable[[str], None] = lambda _msg: None) -> LabRun:
+        """Run every scenario, wait until delivery settles, snapshot the server root."""
+        began = time.monotonic()
+        scenarios = run_scenarios(self, Scenario, log)
+        ran = time.monotonic() - began
+        live = self.workdir / "live"
+        root = snapshot(live, self.workdir / "root")
+        mails = [classify(p) for p in maildir_messages(root / "home")]
+        sender_box = root / t.SENDER_MAILDIR
+        in_sender = [m for m in mails if sender_box in m.path.parents]
+        pf_log = postfix_dir(self.workdir) / "log" / "maillog"
+        return LabRun(
+            lab=self,
+            root=root,
+            mainlog=root / "var/log/exim_mainlog",
+            rejectlog=root / "var/log/exim_rejectlog",
+            paniclog=root / "var/log/exim_paniclog",
+            spool=live / "var/spool/exim",
+            bounces=[m.path for m in in_sender if m.kind == "bounce" and m.reporting_mta == "exim"],
+            delay_warnings=[m.path for m in in_sender if m.kind == "delay"],
+            postfix_log=pf_log,
+            postfix_bounces=[m.path for m in in_sender if m.kind == "bounce" and m.reporting_mta == "postfix"],
+            delivered=[m.path for m in mails if m.kind == "message"],
+            remote_delivered=maildir_messages(self.workdir / "remote" / "maildir"),
+            scenarios=scenarios,
+            timings={"startup": self.startup_seconds, "scenarios": ran},
+        )
 
     def remote_exim(self, *args: str) -> subprocess.CompletedProcess[Any]:
         return self.ns.run([EXIM, "-C", str(self.workdir / "remote" / "exim.conf"), *args])

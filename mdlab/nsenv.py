@@ -84,12 +84,11 @@ class Namespace:
     def _prefix(self, user: int | None, cwd: str | None) -> list[str]:
         if self.holder is None:
             raise NamespaceError("namespace not created")
-        argv = ["nsenter", "-t", str(self.holder.pid), "-m", "-n"]
-        if cwd:
-            argv.append(f"--wd={cwd}")
-        argv.append("--")
+        argv = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--"]
         if user is not None:
             argv += ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+        if cwd:  # nsenter --wd would resolve the directory before entering the mount namespace
+            argv += ["sh", "-c", 'cd "$0" && exec "$@"', cwd]
         return argv
 
     def run(

@@ -108,8 +108,9 @@ def build_tree(workdir: Path) -> None:
     _write(etc / "aliases", "mailer-daemon: postmaster\npostmaster: root\nroot: alice\nnobody: root\n")
     for u in t.USERS:
         lines = [f"{src}: {dst}" for src, dst in t.VALIASES.get(u.domain, [])]
-        _write(etc / "valiases" / u.domain, "\n".join(lines) + "\n", 0o640, (u.uid, 8))
-        _write(etc / "vdomainaliases" / u.domain, "", 0o640, (u.uid, 8))
+        # cPanel: owner:mail 0640 with Exim running as mailnull:mail; here Exim's group.
+        _write(etc / "valiases" / u.domain, "\n".join(lines) + "\n", 0o640, (u.uid, exim[1]))
+        _write(etc / "vdomainaliases" / u.domain, "", 0o640, (u.uid, exim[1]))
         _write(
             var / "cpanel" / "users" / u.name,
             f"USER={u.name}\nDNS={u.domain}\nOWNER=root\nPLAN=default\nMAXPOP=unlimited\n",
@@ -168,7 +169,8 @@ def build_tree(workdir: Path) -> None:
         _mkdir(h / "etc" / u.domain, 0o750, ids)
         pw, sh = [], []
         for box in u.mailboxes:
-            _mkdir(h / "mail" / u.domain, 0o751, ids)
+            # cPanel: user:mail 0750, so that Exim (group mail) can list the accounts.
+            _mkdir(h / "mail" / u.domain, 0o750, (u.uid, exim[1]))
             _maildir(h / "mail" / u.domain / box, ids)
             pw.append(f"{box}:x:{u.uid}:{u.uid}::/home/{u.name}/mail/{u.domain}/{box}:/home/{u.name}")
             sh.append(f"{box}:{hashed}:20000::::::")
