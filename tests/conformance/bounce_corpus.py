@@ -75,3 +75,50 @@ def score(corpus: Path, prefix: str, accepted: dict[str, str] | None = None) -> 
                 sc.confusion[(want, reason)] += 1
                 sc.misses.append((name, want_addr, want, reason))
     return sc, results
+
+
+@dataclass
+class FluflScore:
+    cases: int = 0
+    ok: int = 0
+    misses: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.cases if self.cases else 0.0
+
+
+def flufl_rows(corpus: Path) -> list[dict[str, str]]:
+    """The flufl.bounce expectations that apply to a whole-message classifier.
+
+    Rows that test one flufl detector in isolation ("X detector must return nothing") say nothing
+    about the message as a whole and are left out.
+    """
+    with open(corpus / "expected.tsv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [r for r in rows if "must return nothing" not in r["detector"]]
+
+
+def flufl_addresses(b: Bounce) -> tuple[set[str], set[str]]:
+    """(final recipients, each recipient's final-or-original addresses) of the failures and delays."""
+    if b.kind not in ("failure", "delay"):
+        return set(), set()
+    final = {r.address.lower() for r in b.recipients}
+    either = final | {r.original_recipient.lower() for r in b.recipients if r.original_recipient}
+    return final, either
+
+
+def flufl_score(corpus: Path) -> FluflScore:
+    """Set agreement: every expected address found (as final or original recipient), nothing extra."""
+    sc = FluflScore()
+    for r in flufl_rows(corpus):
+        want = {a.lower() for a in r["expected_addresses"].split()}
+        b = parse_bounce((corpus / "data" / r["file"]).read_bytes(), r["file"])
+        final, either = flufl_addresses(b)
+        sc.cases += 1
+        ok = want <= either and len(final) == len(want)
+        if ok:
+            sc.ok += 1
+        else:
+            sc.misses.append((r["file"], r["detector"], sorted(want), sorted(final)))
+    return sc

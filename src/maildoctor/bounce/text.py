@@ -28,7 +28,8 @@ _ORIGINAL_MARKERS = re.compile(
     r"-+ ?Original message -+|-+ ?Original Message -+|-+ ?Headers of the original message|"
     r"Content-Type: message/rfc822|Content-Type: text/rfc822-headers|"
     r"-+ ?Unsent Message below|-+ ?Message Headers -+|-+ ?original message headers -+|"
-    r"-+ Below this line is a copy of the message|-+ This is a copy of the first part of the message)",
+    r"-+ Below this line is a copy of the message|-+ This is a copy of the first part of the message|"
+    r"bounced E-?Mail:\s*$)",
     re.I | re.M,
 )
 

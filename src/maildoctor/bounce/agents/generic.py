@@ -24,7 +24,8 @@ _BOUNCE_SUBJECT = re.compile(
 _DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|MAILER_DAEMON|Mail Administrator|daemon|"
                      r"no-?reply|mail ?system", re.I)  # fmt: skip
 _START = re.compile(
-    r"^[ \t]*(?:[*\-]+[ \t]*)?(?:\"|<|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?)?"
+    r"^[ \t]*(?:[*\-]+[ \t]*)?(?:\"|<|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?|"
+    r"target mail address:\s*<?)?"
     r"([\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])[\">]?(?:[ \t]*(?::|\.\.\.|$|\s)(.*))?$",
     re.M,
 )
@@ -51,9 +52,15 @@ def parse(mail: Mail) -> AgentResult | None:
             continue
         starts.append((m.start(), m.end(), addr, m.group(2) or ""))
     found: dict[str, RawRecipient] = {}
-    for i, (_, end, addr, rest) in enumerate(starts):
+    for i, (begin, end, addr, rest) in enumerate(starts):
         stop = starts[i + 1][0] if i + 1 < len(starts) else len(report)
         text = squeeze(rest + " " + report[end : min(stop, end + _MAX_DIAG)])
+        if i == 0 and len(starts) == 1:
+            # "reject reason: ..." written just above the address, in the same paragraph
+            above = report[max(0, begin - 300) : begin].rstrip("\n")
+            lead = above.rsplit("\n\n", 1)[-1].split("\n")[-2:]
+            if lead and all(ln.strip() for ln in lead):
+                text = squeeze(" ".join(lead) + " " + text)
         key = addr.lower()
         if key in found:
             if text and text not in found[key].diagnostic:
