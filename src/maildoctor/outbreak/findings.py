@@ -17,6 +17,7 @@ from maildoctor.outbreak.run import OutbreakReport
 from maildoctor.queue.render import human_age, queue_data, queue_findings
 
 MAX_SUSPECT_FINDINGS = 10
+_QUEUE_STEPS = ("freeze", "save, then", "check one", "hold its")
 
 
 def suspect_title(s: SourceReport) -> str:
@@ -24,19 +25,36 @@ def suspect_title(s: SourceReport) -> str:
     return f"{kind} {s.value}: {s.messages} messages, peak {s.peak_per_hour:.0f}/h, score {s.score}"
 
 
+def _incident_key(s: SourceReport) -> tuple[object, ...]:
+    # Sources with identical counts and times cover the same messages (a script, its cPanel user
+    # and its sender address): one incident, reported once under its most specific source.
+    return (s.messages, s.first_seen, s.last_seen, s.delivered, s.failed, s.deferred_messages)
+
+
 def outbreak_findings(rep: OutbreakReport) -> list[Finding]:
     findings: list[Finding] = []
-    problems = [s for s in rep.suspects if s.severity.is_problem][:MAX_SUSPECT_FINDINGS]
+    problems = [s for s in rep.suspects if s.severity.is_problem]
+    incidents: dict[tuple[object, ...], list[SourceReport]] = {}
     for s in problems:
+        incidents.setdefault(_incident_key(s), []).append(s)
+    for group in list(incidents.values())[:MAX_SUSPECT_FINDINGS]:
+        s = group[0]
+        fix: list[str] = []
+        for i, member in enumerate(group):
+            for c in rep.plans.get((member.kind, member.value), []):
+                if c not in fix and (i == 0 or not c.startswith(_QUEUE_STEPS)):
+                    fix.append(c)
+        also = ", ".join(f"{m.kind.replace('_', ' ')} {m.value}" for m in group[1:])
         findings.append(
             Finding(
                 id=f"outbreak.suspect.{s.kind}",
                 severity=s.severity,
                 title=suspect_title(s),
                 explanation="\n".join(f"- {r.text}" for r in s.reasons)
-                + f"\nfirst seen {s.first_seen}, last seen {s.last_seen}; {s.queued} queued now",
+                + f"\nfirst seen {s.first_seen}, last seen {s.last_seen}; {s.queued} queued now"
+                + (f"\nthe same messages as: {also}" if also else ""),
                 evidence=tuple(s.evidence),
-                fix=tuple(rep.plans.get((s.kind, s.value), [])),
+                fix=tuple(fix),
                 subject=s.value,
                 data=s.to_json(),
             )

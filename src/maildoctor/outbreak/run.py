@@ -135,3 +135,24 @@ def build_outbreak_report(
         ids_by_source=ids,
         plans=plans,
     )
+
+
+_CACHE: dict[tuple[str, tuple[tuple[str, int, float], ...]], OutbreakReport] = {}
+
+
+def cached_outbreak_report(root: Path) -> OutbreakReport | None:
+    """One report per root and log state, shared by doctor's outbreak and queue checks.
+    None when the root has neither a main log nor a queue."""
+    logs = default_logs(root)
+    stamp = []
+    for p in logs:
+        st = p.stat()
+        stamp.append((str(p), st.st_size, st.st_mtime))
+    key = (str(root.resolve()), tuple(stamp))
+    if key not in _CACHE:
+        rep = build_outbreak_report(root, logs)
+        if not logs and rep.queue.read is None:
+            return None
+        _CACHE.clear()
+        _CACHE[key] = rep
+    return _CACHE[key]
