@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -42,7 +43,8 @@ class Scenario:
     client_ip: str
     notes: str = ""
     message_ids: list[str] = field(default_factory=list)
-    smtp_response: str = ""  # the last SMTP reply the client saw (rejections)
+    smtp_response: str = ""  # the server's reply to the client's last command before QUIT
+    files: list[Path] = field(default_factory=list)  # delivered copies, bounces and warnings about it
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Lab:
     """The running servers. Use as a context manager, or call start() and always stop()."""
 
     def __init__(self, workdir: Path | None = None, name: str | None = None, keep: bool = False) -> None:
-        self.name = name or f"md-lab-{os.getpid()}"
+        self.name = name or f"md-lab-{os.getpid()}-{secrets.token_hex(2)}"
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="mdlab-"))
         self.keep = keep
@@ -197,6 +199,26 @@ class Lab:
         if self._own_workdir and not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def state(self) -> dict[str, Any]:
+        """What `attach` needs to drive or stop this lab from another process."""
+        return {
+            "name": self.name,
+            "workdir": str(self.workdir),
+            "holder_pid": self.ns.holder_pid,
+            "daemons": {n: p.pid for n, p in self.daemons.items()},
+            "own_workdir": self._own_workdir,
+        }
+
+    @classmethod
+    def attach(cls, state: dict[str, Any]) -> Lab:
+        """A handle on a lab that another process started (for `mdlab down`, `mdlab exec`)."""
+        lab = cls(Path(state["workdir"]), state["name"])
+        lab._own_workdir = bool(state.get("own_workdir"))
+        lab.ns.holder_pid = int(state["holder_pid"])
+        if not Path(f"/proc/{lab.ns.holder_pid}").exists():
+            raise LabError(f"lab {lab.name} is not running (holder {lab.ns.holder_pid} gone)")
+        return lab
+
     # -- running things inside ------------------------------------------------------------------
 
     def run(self, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[Any]:
@@ -218,6 +240,12 @@ class Lab:
         sender_box = root / t.SENDER_MAILDIR
         in_sender = [m for m in mails if sender_box in m.path.parents]
         pf_log = postfix_dir(self.workdir) / "log" / "maillog"
+        remote = maildir_messages(self.workdir / "remote" / "maildir")
+        for path in [m.path for m in mails] + remote:
+            data = path.read_bytes()
+            for sc in scenarios.values():
+                if f"mdlab-{sc.name}-".encode() in data:
+                    sc.files.append(path)
         return LabRun(
             lab=self,
             root=root,
@@ -230,7 +258,7 @@ class Lab:
             postfix_log=pf_log,
             postfix_bounces=[m.path for m in in_sender if m.kind == "bounce" and m.reporting_mta == "postfix"],
             delivered=[m.path for m in mails if m.kind == "message"],
-            remote_delivered=maildir_messages(self.workdir / "remote" / "maildir"),
+            remote_delivered=remote,
             scenarios=scenarios,
             timings={"startup": self.startup_seconds, "scenarios": ran},
         )

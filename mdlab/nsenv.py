@@ -53,6 +53,7 @@ class Namespace:
         self.live = live  # upper dirs: live/etc, live/var and live/home (the server root)
         self.scratch = scratch  # overlay work dirs
         self.holder: subprocess.Popen[bytes] | None = None
+        self.holder_pid: int | None = None  # also set when attached to a lab another process started
         self.netns_etc = Path("/etc/netns") / name
 
     def create(self, addresses: tuple[str, ...], resolv_conf: str) -> None:
@@ -80,11 +81,12 @@ class Namespace:
             err = self.holder.stderr.read().decode(errors="replace") if self.holder.stderr else ""
             self.destroy()
             raise NamespaceError(f"namespace setup failed: {err.strip() or 'holder exited'}")
+        self.holder_pid = self.holder.pid
 
     def _prefix(self, user: int | None, cwd: str | None) -> list[str]:
-        if self.holder is None:
+        if self.holder_pid is None:
             raise NamespaceError("namespace not created")
-        argv = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--"]
+        argv = ["nsenter", "-t", str(self.holder_pid), "-m", "-n", "--"]
         if user is not None:
             argv += ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
         if cwd:  # nsenter --wd would resolve the directory before entering the mount namespace
@@ -118,15 +120,20 @@ class Namespace:
 
     def destroy(self) -> None:
         """Stop every process in the namespace by PID, delete it and its /etc/netns entry."""
-        holder_pid = self.holder.pid if self.holder else None
+        holder_pid = self.holder_pid
         for _ in range(3):
             pids = [p for p in self.pids() if p != holder_pid]
             if not pids:
                 break
             for pid in pids:
                 _stop_pid(pid, timeout=1.0)
+        if holder_pid is not None:
+            _stop_pid(holder_pid)
         if self.holder is not None:
-            _stop_pid(self.holder.pid)
-            self.holder = None
+            self.holder.wait()
+            for stream in (self.holder.stdout, self.holder.stderr):
+                if stream:
+                    stream.close()
+        self.holder, self.holder_pid = None, None
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         shutil.rmtree(self.netns_etc, ignore_errors=True)

@@ -22,7 +22,7 @@ QUEUE_RUN_2_AFTER = 23.0  # seconds after the dead.test message: past its retry 
 
 _EXIM_ID = re.compile(r"\b250 OK id=(\S+)")
 _POSTFIX_ID = re.compile(r"\b250 2\.0\.0 Ok: queued as (\S+)")
-_SERVER_REPLY = re.compile(r"^<\*?\*? +(\d{3}[ -].*)$", re.M)
+_SERVER_REPLY = re.compile(r"^<\*?\*? +(\d{3})([ -])(.*)$", re.M)
 
 
 @dataclass
@@ -116,7 +116,15 @@ def swaks_argv(send: Send, msgid: str) -> list[str]:
 
 
 def _replies(output: str) -> list[str]:
-    return [m.group(1) for m in _SERVER_REPLY.finditer(output)]
+    """Server replies as swaks printed them, multi-line replies joined into one string."""
+    replies: list[str] = []
+    partial: list[str] = []
+    for m in _SERVER_REPLY.finditer(output):
+        partial.append(m.group(3) if partial else f"{m.group(1)} {m.group(3)}")
+        if m.group(2) == " ":
+            replies.append(" ".join(partial))
+            partial = []
+    return replies
 
 
 def run_scenarios(lab: Lab, scenario_cls: type[Scenario], log: Callable[[str], None]) -> dict[str, Scenario]:
