@@ -12,7 +12,7 @@ from typing import Any
 
 from maildoctor.headers.auth import AuthSummary, analyze_auth
 from maildoctor.headers.dates import format_seconds
-from maildoctor.headers.hops import Chain, Hop, analyze_chain
+from maildoctor.headers.hops import MAX_HOPS, Chain, Hop, analyze_chain
 from maildoctor.headers.message import HeaderSet
 from maildoctor.headers.verdict import LocalJoin, Verdict, decide
 from maildoctor.model import Evidence, Finding, Severity
@@ -111,7 +111,10 @@ def _chain_findings(chain: Chain) -> list[Finding]:
                 f"{slow.share_percent:.0f}% of the delays are in this hop. The message was held by {holder} "
                 f"(its queue, a deferral or a content filter) before {_hop_label(slow)} accepted it.",
                 evidence=tuple(_hop_evidence(h) for h in (prev, slow) if h is not None),
-                fix=(f"Look up the message on {holder}: its log shows the queue time and any deferral.",),
+                fix=(
+                    f"Look up the message on {holder}: its log shows the queue time and any deferral "
+                    "(on that server: maildoctor headers FILE --root /).",
+                ),
                 subject=_hop_label(slow),
                 data={"hop": slow.index, "delay_seconds": slow.delay_seconds},
             )
@@ -157,6 +160,15 @@ def _chain_findings(chain: Chain) -> list[Finding]:
                 f"{len(assumed)} hop date(s) have no time zone; read as UTC",
                 "A server that writes no zone makes its hop delay uncertain by its UTC offset.",
                 evidence=tuple(_hop_evidence(h) for h in assumed[:5]),
+            )
+        )
+    if chain.truncated:
+        out.append(
+            Finding(
+                "headers.too_many_hops",
+                Severity.INFO,
+                f"More than {MAX_HOPS} Received headers: only the newest {MAX_HOPS} were analysed",
+                "A real message has a few dozen hops at most; this many means a mail loop or crafted headers.",
             )
         )
     if chain.dropped_duplicates:
@@ -229,7 +241,7 @@ def _verdict_finding(verdict: Verdict, local: LocalJoin | None) -> Finding:
     evidence: list[Evidence] = []
     if local is not None:
         for d in local.deferrals[:5]:
-            evidence.append(Evidence("log", d.answer, source=d.source, line=d.line))
+            evidence.append(Evidence("log", d.raw or d.answer, source=d.source, line=d.line))
         if not evidence:
             evidence = [Evidence("log", e.raw, source=e.source, line=e.line_no) for e in local.story.evidence[:3]]
     severity = Severity.WARNING if verdict.where == "on_our_server" else Severity.INFO
@@ -243,9 +255,9 @@ def _verdict_finding(verdict: Verdict, local: LocalJoin | None) -> Finding:
             "none": "No significant delay",
             "unknown": "Where the delay was",
         }[verdict.where],
-        verdict.summary,
+        "\n".join([verdict.summary, *verdict.reasons]),
         evidence=tuple(evidence),
-        fix=tuple(verdict.reasons),
+        fix=verdict.fixes,
         data=verdict.to_json(),
     )
 

@@ -12,6 +12,7 @@ Received header says which zone that is, so both clocks are compared in UTC.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class Deferral:
     answer: str
     source: str
     line: int
+    raw: str = ""  # the whole log line
 
 
 @dataclass
@@ -86,7 +88,8 @@ class Verdict:
     before_seconds: float | None = None
     here_seconds: float | None = None
     after_seconds: float | None = None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # what our log says held the message
+    fixes: tuple[str, ...] = ()  # what the knowledge base says to do about those answers
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ class Verdict:
             "on_our_server_seconds": self.here_seconds,
             "after_us_seconds": self.after_seconds,
             "reasons": list(self.reasons),
+            "fixes": list(self.fixes),
         }
 
 
@@ -144,6 +148,7 @@ def _deferrals(events: Sequence[LogEvent], offset: int | None) -> tuple[list[Def
                     e.diagnostic or e.raw,
                     e.source,
                     e.line_no,
+                    e.raw,
                 )
             )
         elif e.kind is EventKind.RETRY_NOT_REACHED:
@@ -200,6 +205,42 @@ def read_local(chain: Chain, message_id: str | None, paths: Sequence[Path | str]
     return join, problems
 
 
+def _advice(answer: str) -> str | None:
+    """Delay-specific advice from kb/headers.toml, else the log engine's meaning of the answer."""
+    from maildoctor import kb
+    from maildoctor.logs.explain import explain_response
+
+    for entry in kb.load("headers"):
+        if entry.get("kind") == "delay_advice" and entry.search(answer):
+            return str(entry["advice"])
+    meaning = explain_response(answer)
+    if meaning is None:
+        return None
+    return f"{meaning['meaning']} {meaning['action']}".strip() or None
+
+
+def _reasons(local: LocalJoin) -> tuple[list[str], list[str]]:
+    """Distinct deferral answers with their count, the gaps between attempts (our retry
+    schedule), and the advice for each answer."""
+    counts: dict[tuple[str, str | None], int] = {}
+    for d in local.deferrals:
+        counts[(d.answer, d.host)] = counts.get((d.answer, d.host), 0) + 1
+    reasons: list[str] = []
+    fixes: list[str] = []
+    for (answer, host), n in counts.items():
+        reasons.append(f"deferred {n} time(s)" + (f" by {host}" if host else "") + f": {answer}")
+        advice = _advice(answer)
+        if advice and advice not in fixes:
+            fixes.append(advice)
+    times = [d.time for d in local.deferrals if d.time is not None]
+    if local.finished is not None and times and local.story.final_status == "delivered":
+        times.append(local.finished)
+    if len(times) >= 2:
+        gaps = [format_seconds((b - a).total_seconds()) for a, b in itertools.pairwise(times)]
+        reasons.append("time between attempts (our retry schedule): " + ", ".join(gaps))
+    return reasons, fixes
+
+
 def _hop_name(hop: Hop) -> str:
     r = hop.received
     return r.by_host or r.by or "?"
@@ -240,7 +281,7 @@ def decide(chain: Chain, local: LocalJoin | None) -> Verdict:
             before = max(0.0, (our.time.utc - chain.sender_clock.date.utc).total_seconds())
         if last is not None and our.index < stamped[-1].index:
             after = max(0.0, (last.utc - our.time.utc).total_seconds() - (here or 0.0))
-    reasons = [f"deferred: {d.answer}" + (f" (from {d.host})" if d.host else "") for d in local.deferrals]
+    reasons, fixes = _reasons(local)
     if local.retries_skipped:
         reasons.append(f"{local.retries_skipped} queue runs skipped it: retry time not reached")
     if local.story.frozen:
@@ -272,4 +313,4 @@ def decide(chain: Chain, local: LocalJoin | None) -> Verdict:
         "after_us": f"The delay was after our server: {format_seconds(worst)} between our delivery and the last "
         f"hop. The next server (or its filters) held it.",
     }[where]
-    return Verdict(where, text, before, here, after, tuple(reasons))
+    return Verdict(where, text, before, here, after, tuple(reasons), tuple(fixes) if where == "on_our_server" else ())
