@@ -11,6 +11,7 @@ import contextlib
 import email
 import email.header
 import email.message
+import email.parser
 import re
 from dataclasses import dataclass, field
 
@@ -156,13 +157,30 @@ class _Flattener:
                     self.emit(body[:8192])
 
 
+def _unparsed(raw: bytes, truncated: bool) -> Mail:
+    """MIME nested beyond what the parser can follow: headers, then the body as plain text."""
+    head = email.parser.BytesHeaderParser().parsebytes(raw)
+    _, _, body = raw.partition(b"\n\n")
+    return Mail(
+        headers=_headers_of(head),
+        content_type=head.get_content_type(),
+        body=body[: MAX_PART_TEXT].decode("utf-8", errors="replace"),
+        original="",
+        truncated=truncated,
+        defects=["MIME nesting too deep: body read as plain text"],
+    )
+
+
 def parse_mail(raw: bytes) -> Mail:
     """Parse raw message bytes (any newline convention) into a `Mail`."""
     truncated = len(raw) > MAX_BYTES
     if truncated:
         raw = raw[:MAX_BYTES]
     raw = normalize_newlines(raw)
-    msg = email.message_from_bytes(raw)
+    try:
+        msg = email.message_from_bytes(raw)
+    except RecursionError:
+        return _unparsed(raw, truncated)
     headers = _headers_of(msg)
     flat = _Flattener()
     with contextlib.suppress(RecursionError):

@@ -82,7 +82,7 @@ def command(inputs: tuple[str, ...], root: Path | None, limit: int | None, dns_s
                 console.print(f"    [dim]rule {escape(r.rule.id)}: {escape(r.rule.matched[:80])}[/]")
                 if r.local_cause is not None:
                     c = r.local_cause
-                    where = f" [{escape(c.file)}:{c.line}]" if c.file and c.line else ""
+                    where = " " + escape(f"[{c.file}:{c.line}]") if c.file and c.line else ""
                     console.print(f"    [yellow]cause[/] {escape(c.summary)}{where}")
                     for step in c.fix:
                         console.print(f"    [green]fix[/] {escape(step)}")

@@ -35,8 +35,10 @@ _GENERATED_TEXT = re.compile(
     r"^-{6} (.+?)(?:\n\s+generated (?:by|from) (\S+))? -{6}\n(.*?)(?=^-{6} |^Reporting-MTA:|\Z)", re.M | re.S
 )
 _COMMAND = re.compile(r"(?:SMTP|LMTP) error (?:from remote (?:mail server|mailer) )?after (?:end of )?([A-Za-z]{4})")
+_TRANSPORT = re.compile(r"SMTP error|LMTP error|transport|Child process|retry|timeout|delay|frozen|host ", re.I)
 _HOST = re.compile(r"\bhost\s+(\S+)\s+\[([0-9a-fA-F.:]+)\]")
 _MESSAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("mailererror", re.compile(r"Child process of \S+ transport returned \d+", re.I)),
     ("userunknown", re.compile(r"user not found", re.I)),
     ("hostunknown", re.compile(
         r"all host address lookups failed permanently|all relevant MX records point to non-existent hosts|"
@@ -49,7 +51,6 @@ _MESSAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"malformed address:", re.I)),
     ("systemerror", re.compile(
         r"delivery to file forbidden|delivery to pipe forbidden|local delivery failed|LMTP error after ", re.I)),
-    ("mailererror", re.compile(r"Child process of \S+ transport returned \d+", re.I)),
     ("contenterror", re.compile(r"Too many \"Received\" headers", re.I)),
 )  # fmt: skip
 _DELAYED = re.compile(
@@ -149,6 +150,8 @@ def parse(mail: Mail) -> AgentResult | None:
         cm = _COMMAND.search(r.diagnostic)
         if cm:
             r.command = cm.group(1).upper()
+        elif r.diagnostic and not _TRANSPORT.search(r.diagnostic):
+            r.command = "RCPT"  # refused by a router (:fail:, unrouteable): the RCPT-time equivalent
         hm = _HOST.search(r.diagnostic)
         if hm and not r.remote_mta:
             r.remote_mta = hm.group(1)
