@@ -35,12 +35,19 @@ def new_stats() -> Stats:
     return [0, 0, 0, 0, 0, 0, b"", b"", {}, set(), [], []]
 
 
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7")
+)
+
+
 def _is_internal_ip(ip: bytes) -> bool:
+    """Loopback and RFC 1918/4193 space: hosts a server relays for without authentication."""
     try:
         addr = ipaddress.ip_address(ip.decode("ascii"))
     except ValueError:
         return False
-    return addr.is_loopback or addr.is_private or addr.is_link_local
+    return any(addr in net for net in _INTERNAL if net.version == addr.version)
 
 
 def domain_of(rcpt: bytes) -> bytes:
@@ -72,8 +79,8 @@ class Aggregate:
         self.first = b""
         self.last = b""
         self.chunk_lines: dict[tuple[str, int], int] = {}
-        self._cwd_by_pid: dict[bytes, tuple[bytes, bytes]] = {}
-        self._last_cwd: tuple[bytes, bytes] | None = None
+        self._cwd_by_pid: dict[bytes, tuple[bytes, bytes, bytes]] = {}
+        self._last_cwd: tuple[bytes, bytes, bytes] | None = None
         # Messages that are not outgoing (mail from the internet to local users) share one sink,
         # inbound bounces another (their recipients are the backscatter).
         self.inbound: Stats = new_stats()
@@ -85,9 +92,14 @@ class Aggregate:
     def on_cwd(self, ts: bytes, pid: bytes, path: bytes) -> None:
         if path.startswith(CWD_IGNORE):
             return
-        self._last_cwd = (ts, path)
+        # The same process logs cwd= and then <=: match by pid when the log has pids, else the
+        # last cwd= of the same minute. cwd= lines of commands that send nothing are dropped.
+        cwd = (ts, path, pid)
+        self._last_cwd = cwd
         if pid:
-            self._cwd_by_pid[pid] = (ts, path)
+            if len(self._cwd_by_pid) > 10000:
+                self._cwd_by_pid.clear()
+            self._cwd_by_pid[pid] = cwd
 
     def on_arrival(
         self,
@@ -116,6 +128,8 @@ class Aggregate:
                 cwd = self._last_cwd
             if cwd is not None:
                 script = cwd[1]
+                if cwd[2]:
+                    self._cwd_by_pid.pop(cwd[2], None)
                 if self._last_cwd is cwd:
                     self._last_cwd = None
         if sender == b"<>" or sender == b"":

@@ -193,6 +193,9 @@ def split_points(path: str, parts: int) -> list[tuple[int, int | None]]:
         for i in range(1, parts):
             fh.seek(size * i // parts)
             fh.readline()
+            # Never split between a cwd= line and the arrival it belongs to.
+            while b" cwd=" in fh.readline()[:60]:
+                pass
             pos = fh.tell()
             if bounds[-1] < pos < size:
                 bounds.append(pos)

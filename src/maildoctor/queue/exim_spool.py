@@ -20,7 +20,7 @@ from maildoctor.queue.model import QueuedMessage, QueueRead
 
 ID_RE = re.compile(r"^[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{11}-[0-9A-Za-z]{4}|[0-9A-Za-z]{6}-[0-9A-Za-z]{2})$")
 _HEADER_START = re.compile(rb"(\d{3,})(.) ")
-_ACL = re.compile(r"^-acl[cm]?\s+\S+\s+(\d+)$")
+_ACL = re.compile(r"^--?acl[cm]?\s+\S+\s+(\d+)$")
 _SCRIPT_HEADERS = (b"x-php-script:", b"x-php-originating-script:")
 
 # Where Exim keeps its spool on the systems maildoctor meets (cPanel/DirectAdmin, Debian/Ubuntu, RHEL).
@@ -82,7 +82,8 @@ def parse_spool_header(data: bytes, source: str = "", data_size: int | None = No
                 i += 1
             i += 1
             continue
-        key, _, value = line[1:].partition(" ")
+        # Exim 4.94+ writes tainted values with a second dash: "--auth_id user@dom".
+        key, _, value = line.lstrip("-").partition(" ")
         opts[key] = value
         i += 1
     delivered, i = _read_tree(lines, i)
@@ -116,7 +117,10 @@ def parse_spool_header(data: bytes, source: str = "", data_size: int | None = No
 
 
 def _strip_port(value: str) -> str:
-    """Exim writes host_address as IP.port (127.0.0.1.43210, ::1.43210)."""
+    """host_address is "[IP]:port" (Exim 4.95+) or "IP.port" (older: 127.0.0.1.43210, ::1.43210)."""
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
     head, dot, tail = value.rpartition(".")
     if dot and tail.isdigit() and (":" in head or head.count(".") == 3):
         return head
