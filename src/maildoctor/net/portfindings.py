@@ -36,20 +36,29 @@ def describe_auth(r: PortResult) -> str:
     return f"AUTH before TLS: {before}; after TLS: {after}"
 
 
-def _evidence(r: PortResult) -> tuple[Evidence, ...]:
+def _evidence(r: PortResult, parts: str = "state banner dialog caps cert") -> tuple[Evidence, ...]:
+    """Probe evidence for R; PARTS picks what a finding needs (state, banner, dialog, caps, cert)."""
     src = f"{r.address}:{r.port}"
-    ev = [Evidence("probe", f"{r.state} in {_ms(r.seconds)}" + (f": {r.error}" if r.error else ""), src)]
-    if r.banner:
+    ev = []
+    if "state" in parts:
+        ev.append(Evidence("probe", f"{r.state} in {_ms(r.seconds)}" + (f": {r.error}" if r.error else ""), src))
+    if "banner" in parts and r.banner:
         ev.append(Evidence("probe", f"banner: {r.banner}", src))
-    ev.extend(Evidence("probe", line, src) for line in r.transcript)
-    if r.capabilities:
+    if "dialog" in parts:
+        ev.extend(Evidence("probe", line, src) for line in r.transcript)
+    if "caps" in parts and r.capabilities:
         ev.append(Evidence("probe", "capabilities: " + ", ".join(r.capabilities), src))
-    if r.capabilities_tls:
+    if "caps" in parts and r.capabilities_tls:
         ev.append(Evidence("probe", "capabilities after TLS: " + ", ".join(r.capabilities_tls), src))
-    if r.tls and r.tls.cert:
-        c = r.tls.cert
-        ev.append(Evidence("probe", f"certificate: subject {c.subject}; issuer {c.issuer}; names {', '.join(c.names)};"
-                                    f" valid {c.not_before} - {c.not_after}", src))
+    if "cert" in parts and r.tls:
+        t = r.tls
+        ev.append(Evidence("probe", f"TLS {t.mode}: {t.version or '-'} {t.cipher}".rstrip()
+                           + (f"; verification: {t.verify_error}" if t.verify_error else "")
+                           + (f"; {t.error}" if t.error else ""), src))
+        if t.cert:
+            c = t.cert
+            ev.append(Evidence("probe", f"certificate: subject {c.subject}; issuer {c.issuer}; names "
+                                        f"{', '.join(c.names)}; valid {c.not_before} - {c.not_after}", src))
     return tuple(ev)
 
 
@@ -78,7 +87,7 @@ def _tls_findings(r: PortResult) -> list[Finding]:
     t, subject, out = r.tls, f"{r.address}:{r.port}", []
     if t is None:
         return []
-    ev = _evidence(r)
+    ev = _evidence(r, "cert")
     if not t.ok:
         out.append(Finding("ports.tls_failed", Severity.WARNING, f"TLS on port {r.port} fails",
                            t.error or t.verify_error, ev, (), subject))
@@ -121,7 +130,7 @@ def _tls_findings(r: PortResult) -> list[Finding]:
 def _auth_findings(r: PortResult) -> list[Finding]:
     if r.auth is None or r.state != OPEN:
         return []
-    subject, ev, out = f"{r.address}:{r.port}", _evidence(r), []
+    subject, ev, out = f"{r.address}:{r.port}", _evidence(r, "caps"), []
     clear = [m for m in r.auth.before_tls if m in ("PLAIN", "LOGIN", "USER", "LOGIN-COMMAND")]
     if clear and (r.tls is None or r.tls.mode != "implicit"):
         out.append(Finding("ports.auth_in_clear", Severity.WARNING,
@@ -164,7 +173,8 @@ def analyze_ports(resolution: Resolution, results: Sequence[PortResult]) -> list
             out.append(Finding("ports.greeting_refused", Severity.CRITICAL,
                                f"Port {r.port} greets with {r.banner_code}: {r.banner}",
                                "The server (or a proxy in between) refuses this client before any command "
-                               "(Outlook shows 0x800CCC67 for a 421).", _evidence(r), (), f"{r.address}:{r.port}"))
+                               "(Outlook shows 0x800CCC67 for a 421).", _evidence(r, "banner"), (),
+                               f"{r.address}:{r.port}"))
         out.extend(_tls_findings(r))
         out.extend(_auth_findings(r))
     return out

@@ -2,7 +2,7 @@
 
 ZONE.json: {"zone": "example.test", "records": {"mail.example.test": {"A": ["192.0.2.25"]}, ...}}.
 Names under the zone without records are NXDOMAIN; the zone apex answers SOA; names outside the
-zone are REFUSED (this server never recurses).
+zone are NXDOMAIN (as if the parent had no such delegation).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def answer(query: dns.message.Message, zone: str, records: dict[str, dict[str, l
     rtype = dns.rdatatype.to_text(q.rdtype)
     soa = dns.rrset.from_text(zone + ".", 300, "IN", "SOA", f"ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 300")
     if name != zone and not name.endswith("." + zone):
-        resp.set_rcode(dns.rcode.REFUSED)
+        resp.set_rcode(dns.rcode.NXDOMAIN)  # as the parent zone would answer: no such domain
         return resp
     if name == zone and rtype == "SOA":
         resp.answer.append(soa)
