@@ -224,6 +224,11 @@ def output_hints(facts: PipeFacts) -> list[tuple[int, str]]:
     return hints
 
 
+def has_system_binaries(root: Path) -> bool:
+    """A snapshot of only etc/var/home cannot tell whether an interpreter exists; a full root can."""
+    return any(under(root, d).is_dir() for d in ("/bin", "/usr/bin", "/usr/local/bin"))
+
+
 def owners_trusted(root: Path, acct: Account | None) -> bool:
     """On a live server file owners are real; in a copied snapshot only if the home kept its owner."""
     if root.resolve() == Path("/") or acct is None:
@@ -262,7 +267,8 @@ def analyze_pipe(
     prog = facts.program
     if not facts.argv:
         return out
-    if prog is None:
+    system = has_system_binaries(root)
+    if prog is None and system:
         alts = _alternatives(root, facts.argv[0])
         return [
             make_finding(
@@ -274,7 +280,7 @@ def analyze_pipe(
                 **common,
             )
         ]
-    if facts.interpreter is not None and not prog.exists:
+    if prog is not None and facts.interpreter is not None and not prog.exists and system:
         alts = _alternatives(root, facts.argv[0])
         suggested = alts[0] if alts else "/usr/bin/php"
         new_cmd = " ".join([suggested, *facts.argv[1:]])
@@ -413,7 +419,7 @@ def _shebang_problem(root: Path, facts: PipeFacts) -> tuple[str, str, str] | Non
             "The kernel needs an absolute path after '#!'.",
             f"Use '#!{guess}' as the first line.",
         )
-    if facts.shebang_target is not None and not facts.shebang_target.exists:
+    if facts.shebang_target is not None and not facts.shebang_target.exists and has_system_binaries(root):
         alts = _alternatives(root, target)
         better = alts[0] if alts else guess
         return (

@@ -142,3 +142,13 @@ def owner_uid(path: Path) -> int | None:
         return os.stat(path).st_uid
     except OSError:
         return None
+
+
+def qualify_domain(root: Path) -> str:
+    """The domain Exim adds to a bare local part: /etc/mailname, else /etc/hostname, else ""."""
+    for name in ("/etc/mailname", "/etc/hostname"):
+        for _no, line in _lines(under(root, name)):
+            value = line.strip().lower()
+            if "." in value:
+                return value
+    return ""

@@ -25,6 +25,7 @@ from maildoctor.server.accounts import (
     find_account,
     find_mailbox,
     is_local_domain,
+    qualify_domain,
     read_passwd,
     read_userdomains,
     system_mailbox,
@@ -127,6 +128,10 @@ class _Router:
         self.root = root
         self.owners = read_userdomains(root)
         self.system_aliases = read_system_aliases(root) + read_postfix_aliases(root)
+        # Exim qualifies a bare local part with qualify_domain (the host name); those addresses
+        # and @localhost go through the system routers (aliases, .forward, the user's mailbox).
+        self.qualify = qualify_domain(root)
+        self.system_domains = {"localhost", *([self.qualify] if self.qualify else [])}
 
     def route(self, address: str) -> Route:
         return Route(address, tuple(self._route(address, (), frozenset(), None)))
@@ -145,7 +150,7 @@ class _Router:
         def skip(router: str) -> bool:
             return (key, router) in seen
 
-        if not domain:
+        if not domain or domain in self.system_domains:
             yield from self._route_system(local, hops, seen, acct)
             return
         per_domain = read_domain_aliases(self.root, domain)
@@ -184,6 +189,7 @@ class _Router:
     def _route_system(
         self, local: str, hops: tuple[Hop, ...], seen: frozenset[tuple[str, str]], acct: str | None
     ) -> Iterator[Delivery]:
+        shown = f"{local}@{self.qualify}" if self.qualify else local
         entry = _lookup(self.system_aliases, local)
         if entry is not None and (local, "aliases") not in seen:
             yield from self._expand([entry], entry.source, hops, seen | {(local, "aliases")}, acct)
@@ -196,13 +202,13 @@ class _Router:
                 return
             if local in self.owners.values():  # a cPanel account's own mailbox
                 path = under(self.root, account.home) / "mail"
-                yield Delivery("mailbox", local, str(path), hops, local, path.is_dir())
+                yield Delivery("mailbox", shown, str(path), hops, local, path.is_dir())
                 return
         mailbox = system_mailbox(self.root, local)
         if mailbox is not None:
-            yield Delivery("mailbox", local, str(mailbox.path), hops, local, mailbox.exists)
+            yield Delivery("mailbox", shown, str(mailbox.path), hops, local, mailbox.exists)
             return
-        yield Delivery("unrouteable", local, "Unrouteable address", hops, acct)
+        yield Delivery("unrouteable", shown, "Unrouteable address", hops, acct)
 
     def _expand(
         self,
