@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from maildoctor.net.dns import DnsAnswer, Resolver, name_problem, reverse_name
 from maildoctor.spf.macros import IPAddress, MacroEnv, MacroError, expand_domain, expand_macros
@@ -39,6 +40,7 @@ class _Outcome:
     domain: str
 
 
+@lru_cache(maxsize=4096)
 def parse_ip(text: str) -> IPAddress:
     """The client IP; IPv4-mapped IPv6 (::ffff:a.b.c.d) is evaluated as IPv4 (RFC 7208 §5)."""
     addr = ipaddress.ip_address(text.strip().strip("[]"))
@@ -81,14 +83,16 @@ class _Evaluation:
         self.trace: list[TraceStep] = []
         self._ptr_cache: list[str] | None = None
         self.addr_type = "AAAA" if isinstance(ip, ipaddress.IPv6Address) else "A"
+        self.ip_text = str(ip)
 
     # -- bookkeeping --------------------------------------------------------------------------
-    def step(self, depth: int, domain: str, action: str, text: str, **kw: str) -> None:
-        self.trace.append(TraceStep(depth, domain, action, text, lookups=self.lookups, void_lookups=self.voids, **kw))
+    def step(self, depth: int, domain: str, action: str, text: str, term: str = "",
+             dns: DnsAnswer | None = None) -> None:
+        self.trace.append(TraceStep(depth, domain, action, text, term, self.lookups, self.voids, dns))
 
     def query(self, depth: int, domain: str, name: str, rdtype: str, *, counts_void: bool = True) -> DnsAnswer:
         ans = self.resolver.query(name, rdtype)
-        self.step(depth, domain, "query", f"DNS {name} {rdtype}", query=f"{name} {rdtype}", answer=ans.describe())
+        self.step(depth, domain, "query", f"DNS {name} {rdtype}", dns=ans)
         if counts_void and ans.void:
             self.voids += 1
             self.step(depth, domain, "void", f"void lookup {self.voids} of {self.max_void}: {name} {rdtype}")
@@ -169,7 +173,7 @@ class _Evaluation:
             return True
         if name in ("ip4", "ip6"):
             hit = term.network is not None and self.ip.version == term.network.version and self.ip in term.network
-            self.step(depth, domain, "term", f"'{term.text}': {self.ip} {'is' if hit else 'is not'} in "
+            self.step(depth, domain, "term", f"'{term.text}': {self.ip_text} {'is' if hit else 'is not'} in "
                       f"{term.network}", term=term.text)
             return hit
         target = self.target(term, domain)
@@ -196,18 +200,20 @@ class _Evaluation:
                            f"'{term.text}' (RFC 7208 §5)")
 
     def cidr_match(self, depth: int, domain: str, term: Term, addresses: list[str] | tuple[str, ...]) -> bool:
+        bits = 128 if self.ip.version == 6 else 32
         prefix = term.cidr6 if self.ip.version == 6 else term.cidr4
+        plen = bits if prefix is None else prefix
+        mine = int(self.ip) >> (bits - plen)
         for text in addresses:
             try:
-                net = ipaddress.ip_network(f"{text}/{prefix if prefix is not None else 128 if ':' in text else 32}",
-                                           strict=False)
+                addr = ipaddress.ip_address(text)
             except ValueError:
                 continue
-            if net.version == self.ip.version and self.ip in net:
-                self.step(depth, domain, "term", f"'{term.text}': {self.ip} is in {net}", term=term.text)
+            if addr.version == self.ip.version and int(addr) >> (bits - plen) == mine:
+                self.step(depth, domain, "term", f"'{term.text}': {self.ip_text} is in {text}/{plen}", term=term.text)
                 return True
         shown = ", ".join(addresses) or "no addresses"
-        self.step(depth, domain, "term", f"'{term.text}': {self.ip} not in [{shown}]"
+        self.step(depth, domain, "term", f"'{term.text}': {self.ip_text} not in [{shown}]"
                   + (f" with /{prefix}" if prefix is not None else ""), term=term.text)
         return False
 
@@ -241,7 +247,7 @@ class _Evaluation:
         """PTR names of the client whose A/AAAA lead back to it (RFC 7208 §5.5); first 10 names only."""
         if self._ptr_cache is not None:
             return self._ptr_cache
-        ans = self.query(depth, domain, reverse_name(str(self.ip)), "PTR")
+        ans = self.query(depth, domain, reverse_name(self.ip_text), "PTR")
         names: list[str] = []
         if not ans.temporary:  # a PTR lookup error means no match, not temperror (§5.5)
             for host in ans.records[:MAX_NAMES]:
@@ -320,10 +326,11 @@ def check_host(
     addr = parse_ip(ip)
     identity, local, domain = split_sender(sender, helo)
     env = MacroEnv(local, domain, domain, addr, helo, receiver, int(time.time()) if timestamp is None else timestamp,
-                   upper_hex=any(c in "ABCDEF" for c in ip))
+                   upper_hex=ip != ip.lower())
     ev = _Evaluation(resolver, addr, env, max_lookups, max_void)
     full_sender = f"{local}@{domain}"
-    ev.step(0, domain, "check", f"check_host(ip={addr}, domain={domain}, sender={full_sender}, identity={identity})")
+    ip_text = ev.ip_text
+    ev.step(0, domain, "check", f"check_host(ip={ip_text}, domain={domain}, sender={full_sender}, identity={identity})")
     problem = reason = mechanism = explanation = ""
     record_used = record or ""
     try:
@@ -336,9 +343,9 @@ def check_host(
         if result == "none":
             reason = problem = ev.trace[-1].text
         elif mechanism == "default":
-            reason = f"no mechanism matched {addr}; the default result is neutral"
+            reason = f"no mechanism matched {ip_text}; the default result is neutral"
         else:
-            reason = f"'{mechanism}' in the record of {outcome.domain} matched {addr}"
+            reason = f"'{mechanism}' in the record of {outcome.domain} matched {ip_text}"
     except SpfError as exc:
         result, problem = exc.result, str(exc)
         reason = problem
@@ -348,7 +355,7 @@ def check_host(
         reason = problem = "record nesting too deep"
     ev.step(0, domain, "result", f"result {result}: {reason}")
     return SpfResult(
-        result=result, ip=str(addr), sender=full_sender, domain=domain, identity=identity, helo=helo,
+        result=result, ip=ip_text, sender=full_sender, domain=domain, identity=identity, helo=helo,
         mechanism=mechanism, explanation=explanation, problem=problem if result != "none" or problem else "",
         reason=reason, record=record_used, lookups=ev.lookups, void_lookups=ev.voids, trace=tuple(ev.trace),
     )

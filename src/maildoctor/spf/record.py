@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
 LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})  # plus redirect (RFC 7208 §4.6.4)
@@ -24,6 +25,7 @@ _QNUM = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros (
 _IP4 = re.compile(rf"^{_QNUM}(?:\.{_QNUM}){{3}}$")
 _TOPLABEL = re.compile(r"^(?:[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9])$")
 _MACRO = re.compile(r"%(?:\{([A-Za-z])([0-9]*)(r?)([.\-+,/_=]*)\}|[%_-])", re.IGNORECASE)
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 MACRO_LETTERS = frozenset("slodiphcrtv")
 EXP_ONLY_LETTERS = frozenset("crt")
 
@@ -228,14 +230,15 @@ def _parse_modifier(raw: str, pos: int, name: str, value: str, problems: list[Sy
     return Term(raw, pos, "modifier", lname, "+", value)
 
 
+@lru_cache(maxsize=2048)  # pure; the same includes come back in every evaluation
 def parse_record(text: str) -> ParsedRecord:
     """Parse a full record ("v=spf1 ..."); terms are separated by one or more spaces (RFC 7208 §4.6.1)."""
     problems: list[SyntaxProblem] = []
     terms: list[Term] = []
-    for i, ch in enumerate(text):
-        if ord(ch) > 0x7E or ord(ch) < 0x20:
-            problems.append(SyntaxProblem(i, f"character {ch!r} is not printable 7-bit ASCII (RFC 7208 §3.1, §4.6.1)"))
-            break
+    bad = _NOT_PRINTABLE.search(text)
+    if bad:
+        ch = bad.group(0)
+        problems.append(SyntaxProblem(bad.start(), f"character {ch!r} is not printable 7-bit ASCII (RFC 7208 §3.1)"))
     if not is_spf_record(text):
         problems.append(SyntaxProblem(0, "record does not start with 'v=spf1'"))
         return ParsedRecord(text, (), tuple(problems))

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from maildoctor.net.dns import DnsAnswer
+
 RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
 
 _PVALUE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*@?[A-Za-z0-9.-]+$")  # RFC 8601 pvalue
@@ -21,10 +23,19 @@ class TraceStep:
     action: str  # check | query | record | term | match | void | limit | error | explanation | result
     text: str
     term: str = ""
-    query: str = ""  # "NAME TYPE"
-    answer: str = ""  # status and records, one line
     lookups: int = 0  # DNS-querying terms counted so far (limit 10)
     void_lookups: int = 0  # void answers so far (limit 2)
+    dns: DnsAnswer | None = None  # the answer of a "query" step (rendered only when shown)
+
+    @property
+    def query(self) -> str:
+        """'NAME TYPE' of a query step."""
+        return f"{self.dns.name} {self.dns.rdtype}" if self.dns is not None else ""
+
+    @property
+    def answer(self) -> str:
+        """Status and records of a query step, one line."""
+        return self.dns.describe() if self.dns is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"depth": self.depth, "domain": self.domain, "action": self.action, "text": self.text}

@@ -128,6 +128,15 @@ def explain(ours: SpfResult, theirs: str, message: str, z: dict[str, list[Any]])
     return None
 
 
+def explain_exp(ours: SpfResult, z: dict[str, list[Any]]) -> str | None:
+    """Why our explanation differs from pyspf's for the same fail, or None."""
+    texts = [t.text for t in ours.trace if t.action == "explanation"]
+    if ours.explanation == "DEFAULT" and any("allowed only" in t or "zero labels" in t for t in texts):
+        return ("RFC 7208 §6.2: 'if there are syntax errors in the explanation string, then proceed as if no "
+                "exp modifier was given'; the text uses %{x0} (invalid, §7.3), pyspf expands it anyway")
+    return None
+
+
 def test_agrees_with_pyspf_or_cites_the_rfc() -> None:
     """1000 generated zones (fixed seed): count agreements; every disagreement must be explained."""
     stats: Counter[str] = Counter()
@@ -143,7 +152,7 @@ def test_agrees_with_pyspf_or_cites_the_rfc() -> None:
         theirs, exp = pyspf_check(resolver, ip, sender, "helo.d1.test")
         stats["total"] += 1
         if ours.result == theirs:
-            if theirs == "fail" and ours.explanation != exp:
+            if theirs == "fail" and ours.explanation != exp and not explain_exp(ours, z):
                 unexplained.append(f"explanation {ours.explanation!r} vs {exp!r} zone {z} ip {ip}")
             stats["agree"] += 1
             return
