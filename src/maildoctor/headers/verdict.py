@@ -11,6 +11,7 @@ Received header says which zone that is, so both clocks are compared in UTC.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Sequence
@@ -134,6 +135,25 @@ def _to_utc(t: dt.datetime | None, offset_minutes: int | None) -> dt.datetime | 
     return (t - dt.timedelta(minutes=offset_minutes)).replace(tzinfo=dt.UTC)
 
 
+def _align_year(t: dt.datetime | None, ref: dt.datetime | None) -> dt.datetime | None:
+    """Classic syslog lines carry no year, so the log reader guesses it from the file date. When
+    that puts the log months away from our own Received stamp, take the year our stamp gives."""
+    if t is None or ref is None:
+        return t
+    cmp_ref = ref if t.tzinfo is not None else ref.replace(tzinfo=None)
+    if abs((t - cmp_ref).total_seconds()) < 180 * 86400:
+        return t
+    best = t
+    for year in (cmp_ref.year - 1, cmp_ref.year, cmp_ref.year + 1):
+        try:
+            cand = t.replace(year=year)
+        except ValueError:  # 29 February
+            continue
+        if abs((cand - cmp_ref).total_seconds()) < abs((best - cmp_ref).total_seconds()):
+            best = cand
+    return best
+
+
 def _deferrals(events: Sequence[LogEvent], offset: int | None) -> tuple[list[Deferral], int]:
     from maildoctor.logs.events import EventKind
 
@@ -190,12 +210,16 @@ def read_local(chain: Chain, message_id: str | None, paths: Sequence[Path | str]
     our_hop = chain.hops[hop_index - 1] if hop_index else None
     offset = our_hop.time.offset_minutes if our_hop and our_hop.time else None
     deferrals, skipped = _deferrals(story.evidence, offset)
+    ref = our_hop.time.utc if our_hop and our_hop.time else None
+    arrival = _align_year(_to_utc(story.received_at, offset), ref)
+    finished = _align_year(_to_utc(story.completed_at or story.last_seen, offset), ref)
+    deferrals = [dataclasses.replace(d, time=_align_year(d.time, ref)) for d in deferrals]
     join = LocalJoin(
         matched_by=matched_by,
         hop_index=hop_index,
         story=story,
-        arrival=_to_utc(story.received_at, offset),
-        finished=_to_utc(story.completed_at or story.last_seen, offset),
+        arrival=arrival,
+        finished=finished,
         queue_seconds=story.queue_seconds,
         deferrals=deferrals,
         retries_skipped=skipped,

@@ -97,3 +97,36 @@ def test_headers_only_verdict_names_the_holder() -> None:
     headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
     v = decide(analyze_chain(headers.get_all("Received")), None)
     assert v.where == "unknown" and "mx.example.org" in v.summary and "1 h" in v.summary
+
+
+POSTFIX_LOG = """\
+Jan  1 12:00:00 mx postfix/smtpd[123]: 4F3D21234: client=laptop[203.0.113.9], sasl_method=PLAIN, sasl_username=alice
+Jan  1 12:00:00 mx postfix/cleanup[124]: 4F3D21234: message-id=<abc123@example.org>
+Jan  1 12:00:00 mx postfix/qmgr[125]: 4F3D21234: from=<alice@example.org>, size=1234, nrcpt=1 (queue active)
+Jan  1 12:00:01 mx postfix/smtp[126]: 4F3D21234: to=<bob@example.com>, relay=inbox.example.com[192.0.2.30]:25, \
+delay=1.2, delays=0.1/0/0.5/0.6, dsn=4.7.1, status=deferred (host inbox.example.com[192.0.2.30] said: \
+451 4.7.1 Greylisted, please try again later (in reply to RCPT TO command))
+Jan  1 13:00:03 mx postfix/smtp[127]: 4F3D21234: to=<bob@example.com>, relay=inbox.example.com[192.0.2.30]:25, \
+delay=3603, delays=3600/0/0.5/0.6, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9ABCDEF)
+Jan  1 13:00:03 mx postfix/qmgr[125]: 4F3D21234: removed
+"""
+
+
+def test_postfix_join_with_syslog_year_taken_from_our_stamp(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(POSTFIX_LOG)  # written now: the reader guesses this year, not 2024
+    text = (
+        "Received: from mx.example.org (mx.example.org [198.51.100.25]) by inbox.example.com (Postfix) with ESMTPS"
+        " id 9ABCDEF; Mon, 1 Jan 2024 13:00:04 +0000\n"
+        "Received: from laptop (unknown [203.0.113.9]) by mx.example.org (Postfix) with ESMTPSA id 4F3D21234;"
+        " Mon, 1 Jan 2024 12:00:00 +0000\nMessage-ID: <abc123@example.org>\n\n"
+    )
+    headers = parse_header_text(text)
+    chain = analyze_chain(headers.get_all("Received"))
+    local, problems = read_local(chain, headers.first("Message-ID"), [log])
+    assert problems == []
+    assert local is not None and local.matched_by == "postfix id 4F3D21234" and local.hop_index == 1
+    assert local.arrival is not None and local.arrival.year == 2024
+    assert [d.answer for d in local.deferrals] and "451 4.7.1 Greylisted" in local.deferrals[0].answer
+    v = decide(chain, local)
+    assert v.where == "on_our_server" and v.here_seconds is not None and v.here_seconds >= 3600
