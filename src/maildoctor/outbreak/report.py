@@ -163,7 +163,7 @@ def analyze_sources(
     agg: Aggregate,
     window: int = 3600,
     queued_by_source: Mapping[tuple[str, str], int] | None = None,
-    limit: int = 50,
+    limit: int = 500,
 ) -> list[SourceReport]:
     """Every sending source with its measures, score and reasons; highest score first."""
     rolled: dict[tuple[str, str], Stats] = {}
