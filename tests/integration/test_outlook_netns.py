@@ -21,7 +21,7 @@ HOSTS = {  # one server per scenario, each on its own address
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, str]]:
+def olab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, str]]:
     need_netns()
     tmp = tmp_path_factory.mktemp("outlook")
     ns = NetNs("outlook")
@@ -55,8 +55,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, str]]
         ns.close()
 
 
-def outlook(lab: tuple[NetNs, str], text: str, host: str, *extra: str) -> dict[str, Any]:
-    ns, dns = lab
+def outlook(olab: tuple[NetNs, str], text: str, host: str, *extra: str) -> dict[str, Any]:
+    ns, dns = olab
     res: Result = ns.maildoctor("outlook", text, "--server", f"{host}.{ZONE}", "--dns-server", dns,
                                 "--timeout", "1", "--format", "json", *extra)
     assert res.code in (0, 1), res.err
@@ -68,11 +68,11 @@ def verdicts(doc: dict[str, Any]) -> dict[str, str]:
     return {c["cause"]: c["verdict"] for c in doc["causes"]}
 
 
-def test_0x800ccc78_smtp_auth_not_configured(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc78_smtp_auth_not_configured(olab: tuple[NetNs, str]) -> None:
     text = ("Task 'info@example.test - Sending' reported error (0x800CCC78) : 'Unable to send the message. Please "
             "verify the e-mail address in your account properties. The server responded: 550 Please turn on SMTP "
             "Authentication in your mail client.'")
-    doc = outlook(lab, text, "auth")
+    doc = outlook(olab, text, "auth")
     assert doc["code"] == "0x800CCC78" and doc["name"] == "IXP_E_SMTP_REJECTED_SENDER"
     assert doc["diagnosis"] == "auth_required_for_sender"
     v = verdicts(doc)
@@ -81,78 +81,78 @@ def test_0x800ccc78_smtp_auth_not_configured(lab: tuple[NetNs, str]) -> None:
     assert all(c["checked"] for c in doc["causes"] if c["cause"] != "sender_mismatch")
 
 
-def test_0x800ccc78_invalid_helo(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc78_invalid_helo(olab: tuple[NetNs, str]) -> None:
     text = ("Task 'info@example.test - Sending' reported error (0x800CCC78) : 'Unable to send the message. The server "
             "responded: 550 Access denied - Invalid HELO name (See RFC2821 4.1.1.1)'")
-    doc = outlook(lab, text, "helo")
+    doc = outlook(olab, text, "helo")
     assert doc["diagnosis"] == "helo_rejected"
     assert verdicts(doc)["auth_required_for_sender"] == "ruled_out"
 
 
-def test_0x800ccc0d_host_not_found(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc0d_host_not_found(olab: tuple[NetNs, str]) -> None:
     text = ("Task 'mial.example.test - Sending' reported error (0x800CCC0D) : 'Cannot find server mial.example.test. "
             "Verify the server name is correct.'")
-    doc = outlook(lab, text, "mial")  # a typo under an existing domain
+    doc = outlook(olab, text, "mial")  # a typo under an existing domain
     assert doc["extracted"]["server"] == "mial.example.test"
     assert doc["diagnosis"] == "typo"
     assert verdicts(doc) == {"typo": "confirmed", "domain_missing": "ruled_out", "client_dns": "ruled_out"}
-    ns, dns = lab
+    ns, dns = olab
     res = ns.maildoctor("outlook", text, "--server", "mail.nosuchdomain.test", "--dns-server", dns, "--timeout", "1",
                         "--format", "json")
     doc = res.json()
     assert doc["diagnosis"] == "domain_missing"
     assert verdicts(doc) == {"domain_missing": "confirmed", "typo": "possible", "client_dns": "ruled_out"}
-    doc = outlook(lab, text, "auth")  # a name that resolves: the client's side is at fault
+    doc = outlook(olab, text, "auth")  # a name that resolves: the client's side is at fault
     assert doc["diagnosis"] == "client_dns"
 
 
-def test_0x800ccc0e_port_filtered(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc0e_port_filtered(olab: tuple[NetNs, str]) -> None:
     text = ("The connection to the server has failed. Account: 'fw.example.test', Server: 'fw.example.test', "
             "Protocol: SMTP, Port: 25, Secure(SSL): No, Socket Error: 10060, Error Number: 0x800CCC0E")
-    doc = outlook(lab, text, "fw")
+    doc = outlook(olab, text, "fw")
     assert doc["extracted"]["port"] == 25 and doc["extracted"]["socket_error"] == "10060"
     assert doc["diagnosis"] == "firewall"
     v = verdicts(doc)
     assert v["firewall"] == "confirmed" and v["wrong_port"] == "likely" and v["client_side"] == "ruled_out"
 
 
-def test_0x800ccc0e_wrong_port(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc0e_wrong_port(olab: tuple[NetNs, str]) -> None:
     text = ("The connection to the server has failed. Account: 'port.example.test', Server: 'port.example.test', "
             "Protocol: SMTP, Port: 465, Secure(SSL): Yes, Socket Error: 10061, Error Number: 0x800CCC0E")
-    doc = outlook(lab, text, "port")
+    doc = outlook(olab, text, "port")
     assert doc["diagnosis"] == "wrong_port"
     assert verdicts(doc)["server_down"] == "ruled_out"
 
 
-def test_0x800ccc69_relay_needs_auth(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc69_relay_needs_auth(olab: tuple[NetNs, str]) -> None:
     text = ("The message could not be sent because one of the recipients was rejected by the server. The server "
             "responded: 550 relay not permitted. Subject 'test', Account: 'relay.example.test', Server: "
             "'relay.example.test', Protocol: SMTP, Port: 25, Secure(SSL): No, Server Error: 550, "
             "Error Number: 0x800CCC69")
-    doc = outlook(lab, text, "relay", "--user", "info@example.test")
+    doc = outlook(olab, text, "relay", "--user", "info@example.test")
     assert doc["diagnosis"] == "relay_needs_auth"
     v = verdicts(doc)
     assert v["relay_needs_auth"] == "confirmed" and v["sender_blocked"] == "ruled_out"
     assert any("RCPT TO:<maildoctor-relay-test@example.com> -> 550" in e for c in doc["causes"] for e in c["evidence"])
 
 
-def test_0x800ccc67_port_25_blocked_between(lab: tuple[NetNs, str]) -> None:
+def test_0x800ccc67_port_25_blocked_between(olab: tuple[NetNs, str]) -> None:
     text = ("Task 'isp.example.test - Sending' reported error (0x800CCC67) : 'Your outgoing (SMTP) e-mail server has "
             "reported an internal error. The server responded: 421 Service not available, closing transmission "
             "channel' Server: 'isp.example.test', Port: 25")
-    doc = outlook(lab, text, "isp")
+    doc = outlook(olab, text, "isp")
     assert doc["diagnosis"] == "isp_blocks_25"
     v = verdicts(doc)
     assert v["server_refuses"] == "ruled_out" and v["outlook_misconfigured"] == "ruled_out"
 
 
-def test_0x800ccc67_server_itself(lab: tuple[NetNs, str]) -> None:
-    doc = outlook(lab, "0x800CCC67", "busy")
+def test_0x800ccc67_server_itself(olab: tuple[NetNs, str]) -> None:
+    doc = outlook(olab, "0x800CCC67", "busy")
     assert doc["diagnosis"] == "server_refuses"
     assert "421 Too many" in next(c["detail"] for c in doc["causes"] if c["cause"] == "server_refuses")
 
 
-def test_log_shows_client_attempts(lab: tuple[NetNs, str], tmp_path: Path) -> None:
+def test_log_shows_client_attempts(olab: tuple[NetNs, str], tmp_path: Path) -> None:
     log = tmp_path / "exim_mainlog"
     log.write_text(
         "2026-11-28 09:00:01 dovecot_login authenticator failed for (DESKTOP-1) [203.0.113.9]:50000: "
@@ -161,7 +161,7 @@ def test_log_shows_client_attempts(lab: tuple[NetNs, str], tmp_path: Path) -> No
         "<someone@example.org>: relay not permitted\n"
         "2026-11-28 09:00:09 1tA2bC-00000001AbC-0Xy1 <= other@example.test H=(x) [198.51.100.7] P=esmtpa "
         "A=dovecot_login:other@example.test S=100\n")
-    ns, _dns = lab
+    ns, _dns = olab
     res = ns.maildoctor("outlook", "0x800CCC69", "--log", str(log), "--user", "info@example.test", "--format", "json")
     doc = res.json()
     assert doc["log"]["counts"].get("login failed") == 1
