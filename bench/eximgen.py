@@ -154,6 +154,8 @@ class _Gen:
         self.lines = 0
         self.arrivals = 0
         self.sample_seen = 0
+        self.sample_ids: list[str] = []
+        self.sample_rng = random.Random(seed + 1)  # separate, so sampling does not change the log
         est = target_messages if target_messages is not None else max(1, (target_bytes or 0) // 480)
         self.estimate = est
         self.burst_size = max(300, est // 25)
@@ -234,12 +236,13 @@ class _Gen:
         self.sample_seen += 1
         if len(self.gt.messages) < SAMPLE_LIMIT:
             self.gt.messages[tr.id] = tr
+            self.sample_ids.append(tr.id)
         else:
             self.gt.sampled = True
-            j = self.rng.randrange(self.sample_seen)
+            j = self.sample_rng.randrange(self.sample_seen)
             if j < SAMPLE_LIMIT:
-                victim = next(iter(self.gt.messages))
-                del self.gt.messages[victim]
+                del self.gt.messages[self.sample_ids[j]]
+                self.sample_ids[j] = tr.id
                 self.gt.messages[tr.id] = tr
 
     def done(self) -> bool:

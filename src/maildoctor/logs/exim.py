@@ -155,6 +155,9 @@ def _classify(body: str, f: dict[str, object], extra: dict[str, str]) -> EventKi
     if _RETRY_TIMEOUT.search(body):
         f["diagnostic"] = body
         return EventKind.RETRY_TIMEOUT
+    if f.get("message_id") and "SMTP error from remote" in body:
+        _parse_fields(body, f, extra, EventKind.REMOTE_ERROR)
+        return EventKind.REMOTE_ERROR
     kind = _session_kind(body, low)
     if kind is not None:
         _parse_fields(body, f, extra, kind)
@@ -177,9 +180,6 @@ def _classify(body: str, f: dict[str, object], extra: dict[str, str]) -> EventKi
                 f["diagnostic"] = body[d + 2:]
         return kind
     # Anything else with a valid prefix: ACL logwrite text, DKIM/TLS notes, daemon messages...
-    if f.get("message_id") and "SMTP error from remote" in body:
-        _parse_fields(body, f, extra, EventKind.REMOTE_ERROR)
-        return EventKind.REMOTE_ERROR
     if "Warning:" in body or low.startswith("warning"):
         _parse_fields(body, f, extra, EventKind.WARNING)
         return EventKind.WARNING
@@ -303,8 +303,10 @@ def _parse_fields(text: str, f: dict[str, object], extra: dict[str, str], kind: 
         tok = paren if paren is not None else bare
         if tok == ":" or (tok.endswith(":") and (pos >= n or text[pos] == " ")):
             word = tok[:-1]
-            if word:
-                _bare(word, f, extra, kind, first_address)
+            if word and first_address:
+                f["sender" if kind is EventKind.ARRIVAL else "recipient"] = word
+            elif word:
+                _bare(word, f, extra, kind, False)
             f["diagnostic"] = text[pos:].lstrip(" ") or None
             break
         if first_address:

@@ -210,12 +210,45 @@ class LogReader:
         self.lines_read += line_no
 
 
+class SalvagingReader:
+    """Reads up to n bytes with read1 so that a corrupt or truncated compressed stream still
+    returns everything decompressed before the damage; the error is raised on the next read."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.pending: BaseException | None = None
+
+    def read(self, n: int) -> bytes:
+        if self.pending is not None:
+            exc, self.pending = self.pending, None
+            raise exc
+        read1 = getattr(self.fh, "read1", None)
+        if read1 is None:
+            return self.fh.read(n)
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            try:
+                block = read1(n - got)
+            except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
+                if not parts:
+                    raise
+                self.pending = exc
+                break
+            if not block:
+                break
+            parts.append(block)
+            got += len(block)
+        return b"".join(parts)
+
+
 def _chunks(fh: IO[bytes]) -> Iterator[tuple[bytes, str | None]]:
     """Complete-line chunks of a binary stream; a decompression error ends it with a message."""
     rest = b""
+    src = SalvagingReader(fh)
     while True:
         try:
-            data = fh.read(CHUNK)
+            data = src.read(CHUNK)
         except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
             if rest:
                 yield rest, None

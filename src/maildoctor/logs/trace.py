@@ -9,6 +9,7 @@ per message: how it arrived, what happened to each recipient, its final state, r
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,16 @@ from maildoctor.errors import UsageError
 from maildoctor.logs import exim as exim_fmt
 from maildoctor.logs.events import EventKind, LogEvent
 from maildoctor.logs.formats import LogFormat, sniff_format
-from maildoctor.logs.read import InputProblem, InputProblems, expand_paths, file_year, looks_binary, open_binary
+from maildoctor.logs.read import (
+    InputProblem,
+    InputProblems,
+    SalvagingReader,
+    _corrupt_message,
+    expand_paths,
+    file_year,
+    looks_binary,
+    open_binary,
+)
 from maildoctor.logs.scan import Hit, NeedleScanner
 from maildoctor.logs.story import MessageStory, build_story
 
@@ -64,7 +74,7 @@ def classify_query(query: str) -> tuple[str, str]:
 class _Prepend:
     """A read-only stream that first returns `head`, then the rest of `fh` (for sniffing stdin)."""
 
-    def __init__(self, head: bytes, fh: IO[bytes]) -> None:
+    def __init__(self, head: bytes, fh: SalvagingReader) -> None:
         self.head = head
         self.fh = fh
 
@@ -92,6 +102,7 @@ class _Collector:
         self.events = events
         self.cwd = cwd
         self.wanted: set[str] = set()
+        self.scanner: NeedleScanner | None = None
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
         ev = self.fmt.parse_line(hit.text(), self.year)
@@ -111,6 +122,8 @@ class _Collector:
             self.wanted.add(mid)
             new.append(mid.encode())
         self.events.setdefault(mid, []).append(ev)
+        if ev.kind is EventKind.COMPLETED and self.scanner is not None:
+            self.scanner.retire(mid.encode())  # nothing of this message comes after Completed
         # The bounce or delay warning this message caused: `<= <> R=parent`; Postfix: notification qid.
         if ev.parent_id and ev.parent_id not in self.wanted and (ev.format == "postfix" or ev.parent_id in self.wanted):
             self.wanted.add(ev.parent_id)
@@ -198,10 +211,11 @@ def trace(
 def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, since: dt.datetime | None,
                 until: dt.datetime | None, events: dict[str, list[LogEvent]], cwd: dict[str, tuple[str, str, int]],
                 problems: list[InputProblem]) -> None:
+    src = SalvagingReader(fh)
     try:
-        head = fh.read(65536)
-    except (EOFError, OSError) as exc:
-        problems.append(InputProblem(name, f"cannot read: {exc}"))
+        head = src.read(65536)
+    except (EOFError, OSError, ValueError) as exc:
+        problems.append(InputProblem(name, f"{_corrupt_message(exc)} at the start; nothing could be read"))
         return
     if looks_binary(head):
         problems.append(InputProblem(name, "binary data, not a text log"))
@@ -215,9 +229,15 @@ def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, si
                            since, until, events, cwd)
     # Ids already known from earlier files of a rotated set keep being followed.
     collector.wanted.update(events)
-    needles = [needle.encode(), *(m.encode() for m in events)]
-    scanner = NeedleScanner(needles, case_variants=kind in ("address", "message_id"))
-    scanner.scan(_Prepend(head, fh), collector)  # type: ignore[arg-type]
+    scanner = NeedleScanner([needle.encode()], ignore_case=kind in ("address", "message_id"))
+    for m in events:
+        scanner.add(m.encode())
+    collector.scanner = scanner
+    if isinstance(fh, io.BufferedReader) and name != "<stdin>" and path.is_file():
+        fh.close()
+        scanner.scan_path(str(path), collector)  # plain file: searched in place through mmap
+    else:
+        scanner.scan(_Prepend(head, src), collector)  # type: ignore[arg-type]
     if scanner.error:
         problems.append(InputProblem(name, f"{scanner.error} after line {scanner.lines}; lines before it were read"))
 

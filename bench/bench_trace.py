@@ -1,0 +1,154 @@
+"""Benchmark `maildoctor trace` against exigrep and grep -F on the same generated Exim log.
+
+    python -m bench.bench_trace                 # 1 GiB log (generated once into bench/out/, then reused)
+    python -m bench.bench_trace --size 200M --runs 5
+
+Each tool runs `--runs` times on a warm page cache; the best time counts. Peak RSS is that of the
+tool's process tree (wait4). It also checks answers: the traced final status against the
+generator's ground truth, and how many lines exigrep finds for an Exim 4.97+ (23-character) id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.eximgen import GroundTruth, MessageTruth, generate
+
+OUT = Path(__file__).resolve().parent / "out"
+NL = b"\n"
+NEW_ID = re.compile(r"^[0-9A-Za-z]{6}-[0-9A-Za-z]{11}-[0-9A-Za-z]{4}$")
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+    stdout: bytes
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]?)i?B?", text.strip(), re.IGNORECASE)
+    if not m:
+        raise SystemExit(f"bad size {text!r}")
+    return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()])
+
+
+def run_once(argv: list[str]) -> Run:
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read() if p.stdout else b""
+    _, _, usage = os.wait4(p.pid, 0)
+    p.returncode = 0
+    return Run(time.perf_counter() - t, usage.ru_maxrss / 1024, out)
+
+
+def best(argv: list[str], runs: int) -> Run:
+    results = [run_once(argv) for _ in range(runs)]
+    fastest = min(results, key=lambda r: r.seconds)
+    return Run(fastest.seconds, max(r.rss_mb for r in results), fastest.stdout)
+
+
+def log_for(size: int, seed: int) -> tuple[Path, GroundTruth]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = OUT / f"mainlog-{size}-s{seed}-mixed"
+    meta = log.with_name(log.name + ".truth.json")
+    if log.is_file() and meta.is_file():
+        return log, GroundTruth.load(meta)
+    print(f"generating {size / 2**20:.0f} MiB log into {log} (once; reused later) ...", flush=True)
+    t = time.time()
+    gt = generate(log, size_bytes=size, seed=seed, id_format="mixed", scenario="outbreak")
+    gt.save(meta)
+    print(f"  {gt.total_messages:,} messages, {gt.total_lines:,} lines in {time.time() - t:.0f} s", flush=True)
+    return log, gt
+
+
+def warm(path: Path) -> None:
+    with open(path, "rb") as fh:
+        while fh.read(1 << 24):
+            pass
+
+
+def pick(gt: GroundTruth, rng: random.Random) -> dict[str, MessageTruth]:
+    msgs = sorted(gt.messages.values(), key=lambda m: m.received_at)
+    old = [m for m in msgs if not NEW_ID.match(m.id) and m.source_kind != "bounce"]
+    new = [m for m in msgs if NEW_ID.match(m.id) and m.source_kind != "bounce"]
+    failed_new = [m for m in new if m.final_status == "failed" and m.bounce]
+    return {
+        "old-format id": rng.choice(old[len(old) // 4: len(old) // 2]),
+        "new-format id": rng.choice(new[len(new) // 2:]),
+        "new-format id of a bounced message": rng.choice(failed_new or new),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="1G", help="log size (default 1G)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    size = parse_size(a.size)
+    log, gt = log_for(size, a.seed)
+    exigrep = shutil.which("exigrep") or ("/usr/sbin/exigrep" if Path("/usr/sbin/exigrep").exists() else None)
+    maildoctor = shutil.which("maildoctor") or sys.argv[0]
+    rng = random.Random(a.seed)
+    cases = pick(gt, rng)
+    # an address a user would ask about: a remote recipient of the old-format message
+    addr = next(iter(cases["old-format id"].recipients))
+    warm(log)
+    mib = log.stat().st_size / 2**20
+    print(f"\nlog: {log} ({mib:.0f} MiB, {gt.total_lines:,} lines), best of {a.runs}, warm cache")
+    print(f"{'query':44} {'tool':18} {'seconds':>8} {'peak RSS MB':>12} {'lines/messages':>15}")
+    rows: list[tuple[str, dict[str, Run]]] = []
+    queries = [(k, m.id, m) for k, m in cases.items()] + [("address (" + addr + ")", addr, None)]
+    failures = 0
+    for label, q, truth in queries:
+        tools: dict[str, list[str]] = {"grep -F": ["grep", "-F", q, str(log)]}
+        if exigrep:
+            tools["exigrep"] = [exigrep, re.escape(q) if "@" in q else q, str(log)]
+        tools["maildoctor trace"] = [maildoctor, "trace", q, "--log", str(log), "--format", "json"]
+        res = {name: best(argv, a.runs) for name, argv in tools.items()}
+        rows.append((label, res))
+        for name, r in res.items():
+            if name == "maildoctor trace":
+                doc = json.loads(r.stdout or b"{}")
+                count = f"{len(doc.get('messages', []))} msgs"
+            else:
+                count = f"{r.stdout.count(NL)} lines"
+            print(f"{label:44} {name:18} {r.seconds:8.3f} {r.rss_mb:12.1f} {count:>15}")
+        if truth is not None:
+            doc = json.loads(res["maildoctor trace"].stdout)
+            story = next((m for m in doc["messages"] if m["id"] == truth.id), None)
+            got = story["final_status"] if story else "missing"
+            got_rcpts = {r["address"]: r["status"] for r in story["recipients"]} if story else {}
+            ok = got == truth.final_status and got_rcpts == truth.recipients
+            failures += not ok
+            related = story["related"] if story else []
+            print(f"{'':44} check: final status {got} (truth {truth.final_status}), recipients "
+                  f"{'match' if got_rcpts == truth.recipients else 'DIFFER'}; related {related} "
+                  f"(truth bounce {truth.bounce})")
+    print("\nratios (best times):")
+    for label, res in rows:
+        t = res["maildoctor trace"].seconds
+        parts = [f"trace/grep -F = {t / res['grep -F'].seconds:.1f}x"]
+        if "exigrep" in res:
+            parts.append(f"exigrep/trace = {res['exigrep'].seconds / t:.1f}x faster")
+        print(f"  {label:44} " + ", ".join(parts))
+    peak = max(r.rss_mb for _, res in rows for r in [res["maildoctor trace"]])
+    print(f"  peak RSS of maildoctor trace: {peak:.0f} MB")
+    if failures:
+        print(f"\n{failures} traced message(s) disagree with the ground truth")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
