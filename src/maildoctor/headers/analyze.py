@@ -220,7 +220,10 @@ def _auth_findings(auth: AuthSummary) -> list[Finding]:
                 f"Authentication at {top.authserv_id or 'the receiver'}: " + " ".join(said),
                 "Authentication-Results written by the receiving server (the topmost one is the final receiver)."
                 + (f" Failed: {', '.join(bad)}." if bad else ""),
-                evidence=tuple(Evidence("header", f"{r.method}={r.result} {r.props}") for r in top.results[:6]),
+                evidence=tuple(
+                    Evidence("header", " ".join([f"{r.method}={r.result}", *(f"{k}={v}" for k, v in r.props.items())]))
+                    for r in top.results[:6]
+                ),
             )
         )
     for verdict in auth.spam:

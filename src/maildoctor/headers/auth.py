@@ -76,9 +76,9 @@ class AuthSummary:
                 }
                 for h in self.results
             ],
-            "spf": self._final_json("spf"),
-            "dkim": self._final_json("dkim"),
-            "dmarc": self._final_json("dmarc"),
+            "spf": self.final_result("spf"),
+            "dkim": self.final_result("dkim"),
+            "dmarc": self.final_result("dmarc"),
             "received_spf": list(self.received_spf),
             "dkim_signatures": list(self.dkim_signatures),
             "arc": list(self.arc),
@@ -87,7 +87,7 @@ class AuthSummary:
             ],
         }
 
-    def _final_json(self, method: str) -> str | None:
+    def final_result(self, method: str) -> str | None:
         res = self.final(method)
         return res.result if res else None
 

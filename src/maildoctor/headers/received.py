@@ -248,6 +248,23 @@ def _from_details(clause: str) -> tuple[str | None, str | None, str | None]:
     return first, helo, rdns
 
 
+_PROTOCOL_WORD = re.compile(
+    r"^(?:(?:UTF8)?(?:E?SMTP|LMTP)S?A?|HTTPS?|mapi|local(?:-e?smtp)?|[ab]smtp|IMAPS?|POP3S?|FQDP)$", re.IGNORECASE
+)
+
+
+def _protocol(with_clause: str) -> str | None:
+    """The protocol named in a 'with' clause: the first known protocol word (IBM writes
+    'IBM ESMTP SMTP Gateway', Domino 'host ESMTP'), else its first word."""
+    if with_clause.startswith("Microsoft SMTP"):
+        return "Microsoft SMTP Server"
+    words = [w.split("/", 1)[0].rstrip(";,") for w in with_clause.split()[:8]]
+    for w in words:
+        if _PROTOCOL_WORD.match(w):
+            return w
+    return words[0] if words else None
+
+
 def _mta(text: str) -> str | None:
     for name, pat in _MTA_SIGNS:
         if pat.search(text):
@@ -309,9 +326,7 @@ def parse_received(value: str | None) -> Received:
     from_host, helo, rdns = _from_details(from_clause) if from_clause else (None, None, None)
     by_ips = find_ips(values["by"] or "")
     with_words = (values["with"] or "").split()
-    protocol = with_words[0].split("/", 1)[0].rstrip(";") if with_words else None
-    if values["with"] and values["with"].startswith("Microsoft SMTP"):
-        protocol = "Microsoft SMTP Server"
+    protocol = _protocol(values["with"] or "")
 
     whole = text
     tls_m = _TLS_VERSION.search(whole)

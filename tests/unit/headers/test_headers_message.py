@@ -94,3 +94,15 @@ def test_field_cap() -> None:
     hs = parse_header_text(text)
     assert len(hs.fields) == MAX_FIELDS
     assert any("only the first" in n for n in hs.notes)
+
+
+def test_gmail_show_original_page_paste() -> None:
+    page = (
+        "Original message\nMessage ID\t<abc123@example.org>\nCreated at:\tMon, Jan 1, 2024 at 12:00 PM "
+        "(Delivered after 5 seconds)\nFrom:\tAlice <alice@example.org>\nTo:\tbob@example.com\nSubject:\thi\n"
+        "SPF:\tPASS with IP 203.0.113.9 Learn more\nDownload original\tCopy to clipboard\n"
+        + ORIGINAL.replace("\r\n", "\n")
+    )
+    hs = parse_header_text(page)
+    assert len(hs.get_all("Received")) == 2
+    assert hs.get_all("Message-ID") == ["<abc123@example.org>"]

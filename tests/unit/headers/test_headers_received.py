@@ -180,6 +180,7 @@ def test_ibm_trailing_from_is_the_envelope_sender() -> None:
         "for <u@example.it> from <s@example.com>; Wed, 8 Mar 2017 16:46:25 -0000"
     )
     assert r.from_ == "localhost" and r.envelope_from == "s@example.com" and r.for_ == "<u@example.it>"
+    assert r.protocol == "ESMTP"  # the protocol word, not the banner's first word
 
 
 @pytest.mark.parametrize(
