@@ -109,3 +109,31 @@ def test_text_output_and_bad_input(ns: NetNs, tmp_path: Path) -> None:
     assert bad.code == 2 and bad.err.count("\n") == 1 and "out of range" in bad.err
     bad = ns.maildoctor("ports", "no such host")
     assert bad.code == 2 and "Traceback" not in bad.err
+
+
+def test_only_the_named_host_is_probed(tmp_path: Path) -> None:
+    """A mail domain's MX is listed, never contacted; a silent server cannot stall the run."""
+    need_netns()
+    n = NetNs("ports")
+    try:
+        n.add_address("192.0.2.30")
+        n.add_address("192.0.2.31")
+        dns = n.start_dns(tmp_path, "example.test", {"example.test": {"A": ["192.0.2.30"],
+                                                                       "MX": ["10 mx.example.test."]},
+                                                      "mx.example.test": {"A": ["192.0.2.31"]}})
+        log = tmp_path / "connections.log"
+        n.start_servers(tmp_path, [
+            {"addr": "192.0.2.30", "port": 25, "kind": "silent", "log": str(log)},
+            {"addr": "192.0.2.31", "port": 25, "kind": "smtp", "log": str(log)},
+        ])
+        res = n.maildoctor("ports", "example.test", "--dns-server", dns, "--ports", "25", "--timeout", "0.5",
+                           "--format", "json")
+        doc = res.json()
+        assert doc["addresses"] == ["192.0.2.30"] and doc["mx"] == [{"preference": 10, "host": "mx.example.test"}]
+        assert doc["probed_address"] == "192.0.2.30"
+        p25 = doc["ports"][0]
+        assert p25["state"] == "open" and "timed out" in p25["error"] and p25["banner"] == ""
+        assert log.read_text().splitlines() == ["192.0.2.30:25"]  # the MX host got no connection
+        assert any(f["id"] == "ports.mx" for f in doc["findings"])
+    finally:
+        n.close()

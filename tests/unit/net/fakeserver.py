@@ -1,8 +1,8 @@
 """Small SMTP/POP3/IMAP listeners for the port and Outlook tests (run inside a test namespace).
 
 Usage: python fakeserver.py CONFIG.json   (prints "ready" once every listener is bound)
-CONFIG: {"cert": PEM, "key": PEM, "listeners": [{"addr", "port", "kind": smtp|pop3|imap|reset,
- "tls": none|starttls|implicit, "auth": always|after_tls|never, "banner": "220 ...",
+CONFIG: {"cert": PEM, "key": PEM, "listeners": [{"addr", "port", "kind": smtp|pop3|imap|reset|silent,
+ "tls": none|starttls|implicit, "log": FILE, "auth": always|after_tls|never, "banner": "220 ...",
  "helo_reject": "550 ..." (answer to a HELO/EHLO name without a dot), "mail_reply": "250 OK",
  "rcpt_reply": "550 ...", "rcpt_reply_auth": "250 OK"}]}
 """
@@ -139,6 +139,12 @@ def serve(sock: socket.socket, cfg: dict[str, Any], ctx: ssl.SSLContext | None) 
     def handle(conn: socket.socket) -> None:
         try:
             conn.settimeout(10)
+            if cfg.get("log"):  # record every connection, so tests can prove who was (not) contacted
+                with open(cfg["log"], "a") as fh:
+                    fh.write(f"{cfg['addr']}:{cfg['port']}\n")
+            if cfg["kind"] == "silent":
+                conn.recv(1)  # accept, then say nothing until the client gives up
+                return
             if cfg["kind"] == "reset":
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
