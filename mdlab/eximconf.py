@@ -262,8 +262,9 @@ acl_rcpt:
           message = 451 4.7.1 Greylisted, please try again later
   # "later": greylisted once, accepted on the retry.
   warn    local_parts = later
-          condition = ${if exists{@DIR@/greylist-seen}{no}{yes}}
-          set acl_m_grey = ${run{/usr/bin/touch @DIR@/greylist-seen}{yes}{no}}
+          condition = ${if exists{@DIR@/spool/greylist-seen}{no}{yes}}
+          set acl_m_grey = yes
+          set acl_m_seen = ${run{/usr/bin/touch @DIR@/spool/greylist-seen}{ok}{failed}}
   defer   condition = ${if eq{$acl_m_grey}{yes}}
           message = 451 4.7.1 Greylisted, please try again later
   accept
