@@ -20,7 +20,7 @@ from maildoctor.firewall.analyze import (
     check_path,
     workarounds,
 )
-from maildoctor.firewall.sources import read_accounts, read_rulesets, resolve_user
+from maildoctor.firewall.sources import read_accounts, read_rules_file, read_rulesets, resolve_user
 from maildoctor.net.probe import is_ip, parse_ports
 from maildoctor.net.uidprobe import connect_all, connect_as
 from maildoctor.server.csf import read_csf
@@ -34,13 +34,16 @@ from maildoctor.server.firewall import read_cpanel_smtp_restrictions
               help="Outbound ports to judge (default: CSF's SMTP_PORTS or 25,465,587, plus 26 and 2525).")
 @click.option("--target", default=None,
               help="Live test: try connections to this IP address as the user and as root (only this address).")
+@click.option("--rules", "rules_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A saved `iptables-save` or `nft list ruleset` output to judge (repeatable).")
 @click.option("--live/--no-live", default=None,
               help="Read the running rules (iptables-save, nft). Default: on when --root is /.")
 @click.option("--timeout", type=click.FloatRange(0.2, 30.0), default=3.0, show_default=True,
               help="Seconds for the live connection tries.")
 @root_option
 @format_option
-def command(user_spec: str | None, ports_text: str | None, target: str | None, live: bool | None,
+def command(user_spec: str | None, ports_text: str | None, target: str | None, rules_files: tuple[Path, ...],
+            live: bool | None,
             timeout: float, root: Path, fmt: str) -> int:
     """Name the rule that stops a user's outgoing SMTP connections, and the workaround that fits."""
     if not root.is_dir():
@@ -58,6 +61,10 @@ def command(user_spec: str | None, ports_text: str | None, target: str | None, l
     cpanel = read_cpanel_smtp_restrictions(root)
     acc = read_accounts(root)
     rulesets, notes = read_rulesets(root, live, acc)
+    for path in rules_files:
+        rs = read_rules_file(path, acc)
+        rulesets.append(rs)
+        notes.append(f"{path}: {rs.rule_count()} rules ({rs.kind})")
     if ports_text:
         ports = parse_ports(ports_text)
     else:

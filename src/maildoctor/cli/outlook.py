@@ -103,8 +103,6 @@ def command(code_or_text: tuple[str, ...], server: str | None, user: str, log_pa
 
     def header(console: Console) -> None:
         console.print(f"[bold]{code}[/] {escape(str(facts['name']))}: {escape(str(facts['meaning']))}")
-        if facts["detail"] or facts["hint"]:
-            console.print(escape(str(facts["detail"] or facts["hint"])))
         if causes:
             console.print("\nCauses" + (f" (checked against {escape(server)})" if server else " (not checked)") + ":")
             for c in causes:

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from maildoctor.errors import UsageError
+from maildoctor.errors import InputError, UsageError
 from maildoctor.server.firewall import Ruleset, parse_iptables_save, parse_nft_ruleset
 
 SAVED_IPTABLES = ("etc/sysconfig/iptables", "etc/iptables/rules.v4", "etc/iptables.rules")
@@ -135,3 +135,19 @@ def read_rulesets(root: Path, live: bool, acc: Accounts) -> tuple[list[Ruleset],
             rulesets.append(rs)
             notes.append(f"{path}: {rs.rule_count()} rules (saved, loaded at boot)")
     return rulesets, notes
+
+
+def read_rules_file(path: Path, acc: Accounts) -> Ruleset:
+    """A rules dump given on the command line: `nft list ruleset` or `iptables-save` text (sniffed)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+    users = {n: u for n, (u, _g) in acc.users.items()}
+    if re.search(r"^\s*table\s+\w+\s+\S+\s*\{", text, re.M):
+        rs = parse_nft_ruleset(text, str(path), users, acc.groups)
+    else:
+        rs = parse_iptables_save(text, str(path), users, acc.groups, "ip6" if "ip6tables" in text[:200] else "ip")
+    if not rs.tables:
+        raise InputError(f"{path}: neither iptables-save nor nft list ruleset output")
+    return rs

@@ -66,3 +66,19 @@ def test_bad_input(cli: Callable[..., Any], root: Path) -> None:
                  ["--live"], ["--user", "trusted", "--target", "192.0.2.1"]):
         res = cli("firewall", "--root", str(root), *args)
         assert res.code == 2 and res.err.startswith("maildoctor: error:") and res.err.count("\n") == 1, args
+
+
+def test_rules_dump_given_on_the_command_line(cli: Callable[..., Any], root: Path, tmp_path: Path) -> None:
+    from tests.unit.firewall.test_firewall_rules import NFT
+
+    dump = tmp_path / "ruleset.nft"
+    dump.write_text(NFT.replace('"www-data"', "1005"))
+    code, doc = run(cli, "--root", str(root), "--user", "trusted", "--ports", "587", "--rules", str(dump))
+    assert code == 1
+    remote = next(p for p in doc["ports"] if p["to"] == "remote")
+    assert remote["by"] == [{"by": "nft", "rule": "meta skuid 1005 tcp dport 587 drop", "where": str(dump),
+                             "line": 7}]
+    bad = tmp_path / "garbage.txt"
+    bad.write_text("hello\n")
+    res = cli("firewall", "--root", str(root), "--rules", str(bad))
+    assert res.code == 2 and "neither iptables-save nor nft" in res.err
