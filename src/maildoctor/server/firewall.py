@@ -115,14 +115,14 @@ def parse_iptables_save(text: str, source: str, users: Mapping[str, int] | None 
             table = line[1:].strip()
             rs.tables.setdefault((family, table), {})
             continue
+        if not line.startswith((":", "-A ", "-I ")):
+            continue
         chains = rs.tables.setdefault((family, table or "filter"), {})
         if line.startswith(":"):
             name, _, rest = line[1:].partition(" ")
             policy = rest.split()[0] if rest.split() else "-"
             builtin = policy != "-"
             chains[name] = Chain(name, policy if builtin else "", name.lower() if builtin else "")
-            continue
-        if not (line.startswith("-A ") or line.startswith("-I ")):
             continue
         try:
             args = shlex.split(line)
