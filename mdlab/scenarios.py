@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from . import topology as t
 from .postfix import postfix_command
@@ -42,8 +42,13 @@ class Send:
     extra: list[str] = field(default_factory=list)
 
 
+class _Outside(TypedDict):
+    client_ip: str
+    helo: str
+
+
 def _sends() -> list[Send]:
-    ext = {"client_ip": t.CLIENT_IP, "helo": t.CLIENT_HOST}
+    ext: _Outside = {"client_ip": t.CLIENT_IP, "helo": t.CLIENT_HOST}
     auth = ["--auth-user", t.SENDER, "--auth-password", t.AUTH_PASSWORD]
     s = t.SENDER
     # fmt: off

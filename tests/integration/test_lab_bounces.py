@@ -27,7 +27,8 @@ def status_blocks(msg: Message) -> list[dict[str, str]]:
     part = next(p for p in msg.walk() if p.get_content_type() == "message/delivery-status")
     blocks = []
     for sub in part.get_payload():  # the stdlib parses each field group as a Message
-        blocks.append({k.lower(): " ".join(v.split()) for k, v in sub.items()})
+        assert isinstance(sub, Message)
+        blocks.append({k.lower(): " ".join(str(v).split()) for k, v in sub.items()})
     return blocks
 
 

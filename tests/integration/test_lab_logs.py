@@ -115,7 +115,8 @@ def test_delayed_then_delivered_was_greylisted_first(lab: LabRun) -> None:
     deliver = next(i for i, x in enumerate(lines) if x.startswith("=> later@remote.test"))
     assert defer < deliver
     assert "451 4.7.1 Greylisted" in lines[defer]
-    assert re.search(r" QT=(\d+)s", lines[deliver]) and int(re.search(r" QT=(\d+)s", lines[deliver])[1]) >= 10
+    queue_time = re.search(r" QT=(\d+)s", lines[deliver])
+    assert queue_time is not None and int(queue_time[1]) >= 10
 
 
 def test_frozen_bounce_is_frozen_in_log_and_queue(lab: LabRun) -> None:
