@@ -50,12 +50,35 @@ def _join_multiline_reply(diagnostic: str) -> str:
     return squeeze(head + tail)
 
 
+_GROUP = re.compile(r"\((?:[^()\\]|\\.)*\)[?*+]?")
+_LITERAL_RUN = re.compile(r"(?:[A-Za-z0-9 _,;:'#=/-]|\\[.()\[\]?*+|$^{}\\/])+")
+
+
+def _required_text(pattern: str) -> str:
+    """A lower-cased piece of text that every match of `pattern` contains ("" when unsure)."""
+    if "|" in _GROUP.sub("", pattern):
+        return ""  # a top-level alternation: no single piece is required
+    top = pattern
+    while True:
+        stripped = _GROUP.sub("\0", top)
+        if stripped == top:
+            break
+        top = stripped
+    runs = [re.sub(r"\\(.)", r"\1", r).strip() for r in _LITERAL_RUN.findall(top.replace("\\b", "\0"))]
+    # a run ends where a quantifier may apply to its last character: drop that character
+    best = max((r[:-1] if len(r) > 1 else "" for r in runs), key=len, default="")
+    return best.lower() if len(best) >= 4 else ""
+
+
 @cache
-def _messages() -> tuple[tuple[str, str, str, re.Pattern[str]], ...]:
+def _messages() -> tuple[tuple[str, str, str, tuple[str, ...], re.Pattern[str]], ...]:
+    """The known messages in file order, each with the texts that prefilter its patterns."""
     out = []
     for e in kb.load("bounce_messages"):
-        combined = re.compile("|".join(f"(?:{p.pattern})" for p in e.patterns), re.IGNORECASE)
-        out.append((e.id, str(e["reason"]), str(e.get("command", "")), combined))
+        required = tuple(_required_text(p.pattern) for p in e.patterns)
+        alternatives = "|".join(f"(?:{p.pattern})" for p in e.patterns)
+        compiled = re.compile(alternatives, re.IGNORECASE)
+        out.append((e.id, str(e["reason"]), str(e.get("command", "")), required, compiled))
     return tuple(out)
 
 
@@ -63,7 +86,10 @@ def _known_message(raw: RawRecipient, diagnostic: str) -> None:
     """Set the reason when the diagnostic is a message whose reason is known (kb/bounce_messages.toml)."""
     if raw.reason:
         return
-    for rule_id, reason, command, pat in _messages():
+    lower = diagnostic.lower()
+    for rule_id, reason, command, required, pat in _messages():
+        if all(req and req not in lower for req in required):
+            continue  # none of the entry's patterns can match: skip the regex
         m = pat.search(diagnostic)
         if m:
             raw.reason, raw.rule, raw.rule_text = reason, rule_id, m.group(0)

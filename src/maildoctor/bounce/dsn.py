@@ -96,6 +96,13 @@ def parse_dsn(text: str) -> DsnReport:
             current.last_attempt = value
         elif key == "feedback-type":
             current.feedback_type = value
+    if len(report.recipients) == 1:
+        # some agents (Mimecast) write the per-recipient fields before Final-Recipient
+        r, mf = report.recipients[0], report.message_fields
+        r.action = r.action or mf.get("action", "").lower().split(" ")[0]
+        r.status = r.status or mf.get("status", "").split(" ")[0]
+        if not r.diagnostic and mf.get("diagnostic-code"):
+            r.diagnostic_type, r.diagnostic = _typed_value(mf["diagnostic-code"])
     for r in report.recipients:
         if not r.address:
             r.address = r.original_recipient

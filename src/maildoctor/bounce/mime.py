@@ -15,10 +15,13 @@ import email.parser
 import re
 from dataclasses import dataclass, field
 
+from maildoctor.bounce import fastmime
+
 MAX_BYTES = 2 * 1024 * 1024  # bounces carry their facts up front; a 50 MB attachment is cut here
 MAX_DEPTH = 12  # MIME nesting we follow
 MAX_PART_TEXT = 256 * 1024  # characters kept per decoded text part
 
+_DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status", "message/feedback-report"})
 _ORIGINAL_TYPES = frozenset(
     {"text/rfc822-headers", "message/rfc822-headers", "text/rfc822", "message/rfc822", "message/global"}
 )
@@ -171,12 +174,91 @@ def _unparsed(raw: bytes, truncated: bool) -> Mail:
     )
 
 
+class _FastFlattener:
+    """The same flattening as `_Flattener`, over `fastmime` parts."""
+
+    def __init__(self) -> None:
+        self.body: list[str] = []
+        self.original: list[str] = []
+        self.types: list[str] = []
+        self.in_original = False
+
+    def emit(self, text: str) -> None:
+        (self.original if self.in_original else self.body).append(text)
+
+    def walk(self, part: fastmime.Part, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            # nested deeper than any real bounce: keep the rest as plain text, do not follow it
+            self.emit("\n" + part.body[: fastmime.MAX_PART_TEXT].decode("utf-8", errors="replace"))
+            return
+        ctype = part.ctype
+        self.types.append(ctype)
+        maintype = ctype.split("/", 1)[0]
+        if maintype == "multipart":
+            try:
+                subs = fastmime.subparts(part)
+            except fastmime.FastMimeError:
+                self.emit("\n" + fastmime.decode_text(part))  # declared multipart, no boundary used
+                return
+            for sub in subs:
+                self.walk(sub, depth + 1)
+        elif ctype in _DSN_TYPES:
+            self.emit("\n" + fastmime.decode_text(part) + "\n")
+        elif ctype in ("message/rfc822", "message/global", "message/partial") or (
+            maintype == "message" and ctype not in _ORIGINAL_TYPES
+        ):
+            self.in_original = True
+            inner = fastmime.split_message(fastmime.decode_body(part))
+            self.emit("\n".join(f"{k}: {v}" for k, v in inner.headers) + "\n\n")
+            if not inner.ctype.startswith("multipart/"):
+                self.emit(fastmime.decode_text(inner)[:8192])
+        elif ctype in _ORIGINAL_TYPES:
+            self.in_original = True
+            self.emit(fastmime.decode_text(part))
+        elif maintype == "text":
+            text = fastmime.decode_text(part)
+            if ctype == "text/html":
+                if self.body and not self.in_original:
+                    return
+                text = html_to_text(text)
+            self.emit("\n" + text)
+
+
+def _parse_fast(raw: bytes, truncated: bool) -> Mail:
+    top = fastmime.split_message(raw)
+    headers: dict[str, str] = {}
+    for k, v in top.headers:
+        key = k.lower()
+        if key not in headers:
+            headers[key] = decode_header_value(v)
+    flat = _FastFlattener()
+    flat.walk(top, 0)
+    return Mail(
+        headers=headers,
+        content_type=top.ctype,
+        body="".join(flat.body),
+        original="".join(flat.original),
+        report_type=top.params.get("report-type", "") if top.ctype == "multipart/report" else "",
+        part_types=flat.types,
+        truncated=truncated,
+    )
+
+
 def parse_mail(raw: bytes) -> Mail:
     """Parse raw message bytes (any newline convention) into a `Mail`."""
     truncated = len(raw) > MAX_BYTES
     if truncated:
         raw = raw[:MAX_BYTES]
     raw = normalize_newlines(raw)
+    try:
+        return _parse_fast(raw, truncated)
+    except (fastmime.FastMimeError, ValueError, LookupError, UnicodeError, IndexError, RecursionError):
+        pass
+    return parse_mail_stdlib(raw, truncated)
+
+
+def parse_mail_stdlib(raw: bytes, truncated: bool = False) -> Mail:
+    """The same, with the stdlib parser (kept for what the fast reader gives up on)."""
     try:
         msg = email.message_from_bytes(raw)
     except RecursionError:

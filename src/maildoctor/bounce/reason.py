@@ -40,22 +40,72 @@ _ORDER_FALLBACK = (
 HARD = frozenset({"userunknown", "hostunknown", "hasmoved"})
 
 
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def _literal(pattern: str) -> str | None:
+    """The plain text a pattern stands for when it is an escaped literal, else None."""
+    text = _UNESCAPE.sub(r"\1", pattern)
+    return text.lower() if re.escape(text) == pattern else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Phrases:
+    """One reason's phrases, split for speed: literals and ordered fragments use str.find."""
+
     rule_id: str
-    regex: re.Pattern[str]
-    unless: re.Pattern[str] | None
+    literals: tuple[str, ...]
+    aligned: tuple[tuple[str, ...], ...]  # "a.*?b" patterns: fragments that must appear in order
+    regex: re.Pattern[str] | None  # everything else
+    unless: tuple[str, ...]
+
+    def search(self, text: str) -> tuple[int, int] | None:
+        """(start, end) of the first phrase found in lower-cased text."""
+        for u in self.unless:
+            if u in text:
+                return None
+        for lit in self.literals:
+            i = text.find(lit)
+            if i >= 0:
+                return i, i + len(lit)
+        for frags in self.aligned:
+            pos = start = text.find(frags[0])
+            if pos < 0:
+                continue
+            pos += len(frags[0])
+            for frag in frags[1:]:
+                pos = text.find(frag, pos)
+                if pos < 0:
+                    break
+                pos += len(frag)
+            else:
+                return start, pos
+        if self.regex is not None:
+            m = self.regex.search(text)
+            if m:
+                return m.start(), m.end()
+        return None
 
 
 @cache
 def _phrases() -> dict[str, _Phrases]:
     out: dict[str, _Phrases] = {}
     for entry in kb.load("bounce_reasons"):
-        reason = str(entry["reason"])
-        combined = re.compile("|".join(f"(?:{p.pattern})" for p in entry.patterns))
-        unless_raw = entry.get("unless")
-        unless = re.compile("|".join(f"(?:{p})" for p in unless_raw)) if unless_raw else None
-        out[reason] = _Phrases(entry.id, combined, unless)
+        literals: list[str] = []
+        aligned: list[tuple[str, ...]] = []
+        other: list[str] = []
+        for p in entry.patterns:
+            lit = _literal(p.pattern)
+            frags = [_literal(f) for f in p.pattern.split(".*?")]
+            if lit is not None:
+                literals.append(lit)
+            elif len(frags) > 1 and all(f for f in frags):
+                aligned.append(tuple(f for f in frags if f is not None))
+            else:
+                other.append(p.pattern)
+        regex = re.compile("|".join(f"(?:{p})" for p in other), re.IGNORECASE) if other else None
+        unless = tuple(_literal(u) or u.lower() for u in entry.get("unless", ()))
+        out[str(entry["reason"])] = _Phrases(entry.id, tuple(literals), tuple(aligned), regex, unless)
     return out
 
 
@@ -69,14 +119,12 @@ def status_reason(status: str) -> str:
     return _status_table().get(status, "")
 
 
-def match_phrase(reason: str, text: str) -> re.Match[str] | None:
-    """The phrase of `reason` found in lower-cased text, or None."""
+def match_phrase(reason: str, text: str) -> tuple[int, int] | None:
+    """(start, end) of the phrase of `reason` found in lower-cased text, or None."""
     ph = _phrases().get(reason)
     if ph is None or not text:
         return None
-    if ph.unless is not None and ph.unless.search(text):
-        return None
-    return ph.regex.search(text)
+    return ph.search(text)
 
 
 @dataclass(slots=True)
@@ -101,9 +149,9 @@ class _Classifier:
         self.rule: Rule | None = None
 
     def inc(self, reason: str) -> bool:
-        m = match_phrase(reason, self.diag)
-        if m:
-            self.rule = Rule(_phrases()[reason].rule_id, self.f.diagnostic[m.start() : m.end()] or m.group(0))
+        span = match_phrase(reason, self.diag)
+        if span:
+            self.rule = Rule(_phrases()[reason].rule_id, self.f.diagnostic[span[0] : span[1]])
             return True
         return False
 

@@ -18,22 +18,25 @@ def cause_dict(c: LocalCause | None) -> dict[str, Any] | None:
 
 
 def recipient_dict(r: Recipient) -> dict[str, Any]:
-    return {
+    """The issue's fields always; the optional ones (original_recipient, command, target,
+    feedback_type) only when known, which keeps large runs' documents small."""
+    out: dict[str, Any] = {
         "address": r.address,
-        "original_recipient": r.original_recipient or None,
         "action": r.action or None,
         "status": r.status or None,
         "smtp_code": r.smtp_code or None,
-        "command": r.command or None,
         "reason": r.reason,
         "hard": r.hard,
         "diagnostic": r.diagnostic,
         "remote_mta": r.remote_mta or None,
-        "target": r.target or None,
-        "feedback_type": r.feedback_type or None,
         "rule": {"id": r.rule.id, "matched": r.rule.matched},
         "local_cause": cause_dict(r.local_cause),
     }
+    for key, value in (("original_recipient", r.original_recipient), ("command", r.command),
+                       ("target", r.target), ("feedback_type", r.feedback_type)):  # fmt: skip
+        if value:
+            out[key] = value
+    return out
 
 
 def bounce_dict(b: Bounce) -> dict[str, Any]:

@@ -40,9 +40,9 @@ def parse(mail: Mail) -> AgentResult | None:
         return None
     text = squeeze(mail.body[:2000])
     r = RawRecipient(address=addrs[0], action="", diagnostic=text[:500])
-    m = match_phrase("suspend", text.lower())
-    if m:
-        r.reason, r.rule, r.rule_text = "suspend", "reason.suspend", m.group(0)
+    span = match_phrase("suspend", text.lower())
+    if span:
+        r.reason, r.rule, r.rule_text = "suspend", "reason.suspend", text[span[0] : span[1]]
     else:
         r.reason, r.rule, r.rule_text = "vacation", "rfc3834.auto-submitted", mail.header("subject")[:80]
     return AgentResult([r], kind="autoreply")
