@@ -88,35 +88,38 @@ class ParsedRecord:
         return not self.problems
 
 
-def check_macro_string(text: str, *, exp: bool = False) -> str | None:
-    """Why TEXT is not a valid macro-string (RFC 7208 §7.1), or None. Offsets are into TEXT."""
+Problem = tuple[int, str]  # (offset into the checked text, message)
+
+
+def check_macro_string(text: str, *, exp: bool = False) -> Problem | None:
+    """Where and why TEXT is not a valid macro-string (RFC 7208 §7.1), or None."""
     pos = 0
     while pos < len(text):
         ch = text[pos]
         if ch == "%":
             m = _MACRO.match(text, pos)
             if not m:
-                return f"invalid macro at offset {pos + 1}: '{text[pos:pos + 6]}'"
+                return pos, f"invalid macro '{text[pos:pos + 6]}'"
             letter = (m.group(1) or "").lower()
             if letter:
                 if letter not in MACRO_LETTERS:
-                    return f"unknown macro letter '{m.group(1)}'"
+                    return pos, f"unknown macro letter '{m.group(1)}'"
                 if letter in EXP_ONLY_LETTERS and not exp:
-                    return f"macro %{{{m.group(1)}}} is allowed only in exp= text (RFC 7208 §7.2)"
+                    return pos, f"macro %{{{m.group(1)}}} is allowed only in exp= text (RFC 7208 §7.2)"
                 if m.group(2) and int(m.group(2)) == 0:
-                    return f"macro '{m.group(0)}' keeps zero labels (RFC 7208 §7.3)"
+                    return pos, f"macro '{m.group(0)}' keeps zero labels (RFC 7208 §7.3)"
             pos = m.end()
             continue
         if not (0x21 <= ord(ch) <= 0x7E) and not (exp and ch == " "):
-            return f"character {ch!r} not allowed at offset {pos + 1}"
+            return pos, f"character {ch!r} not allowed"
         pos += 1
     return None
 
 
-def check_domain_spec(text: str) -> str | None:
-    """Why TEXT is not a valid domain-spec (macro-string domain-end), or None."""
+def check_domain_spec(text: str) -> Problem | None:
+    """Where and why TEXT is not a valid domain-spec (macro-string domain-end), or None."""
     if not text:
-        return "empty domain"
+        return 0, "empty domain"
     problem = check_macro_string(text)
     if problem:
         return problem
@@ -127,11 +130,17 @@ def check_domain_spec(text: str) -> str | None:
         return None  # domain-end = macro-expand
     body = text[:-1] if text.endswith(".") else text
     if "." not in body:
-        return f"'{text}' is not a fully qualified domain (needs a dot and a top-level label)"
+        return 0, f"'{text}' is not a fully qualified domain (needs a dot and a top-level label)"
     top = body.rsplit(".", 1)[1]
     if not _TOPLABEL.match(top):
-        return f"invalid top-level label '{top}'"
+        return len(body) - len(top), f"invalid top-level label '{top}'"
     return None
+
+
+def _arg_problem(problems: list[SyntaxProblem], term_pos: int, arg_offset: int, why: Problem | None,
+                 raw: str) -> None:
+    if why is not None:
+        problems.append(SyntaxProblem(term_pos + arg_offset + why[0], why[1], raw))
 
 
 def _cidr(value: str | None, limit: int, term: str, pos: int, problems: list[SyntaxProblem]) -> int | None:
@@ -162,9 +171,7 @@ def _parse_mechanism(raw: str, pos: int, problems: list[SyntaxProblem]) -> Term 
             problems.append(SyntaxProblem(pos, f"'{name}' needs ':domain'", raw))
         else:
             arg = rest[1:]
-            why = check_domain_spec(arg)
-            if why:
-                problems.append(SyntaxProblem(pos, why, raw))
+            _arg_problem(problems, pos, len(raw) - len(rest) + 1, check_domain_spec(arg), raw)
     elif name in ("a", "mx"):
         am = _A_MX_ARGS.match(rest)
         if not am:
@@ -172,20 +179,17 @@ def _parse_mechanism(raw: str, pos: int, problems: list[SyntaxProblem]) -> Term 
         else:
             arg = am.group("dom")
             if arg is not None:
-                why = check_domain_spec(arg)
-                if why:
-                    problems.append(SyntaxProblem(pos, why, raw))
-            c4 = _cidr(am.group("c4"), 32, raw, pos, problems)
-            c6 = _cidr(am.group("c6"), 128, raw, pos, problems)
+                _arg_problem(problems, pos, len(raw) - len(rest) + am.start("dom"), check_domain_spec(arg), raw)
+            base = pos + len(raw) - len(rest)
+            c4 = _cidr(am.group("c4"), 32, raw, base + am.start("c4") - 1, problems)
+            c6 = _cidr(am.group("c6"), 128, raw, base + am.start("c6") - 2, problems)
     elif name == "ptr":
         if rest:
             if not rest.startswith(":"):
                 problems.append(SyntaxProblem(pos, "bad argument to 'ptr'", raw))
             else:
                 arg = rest[1:]
-                why = check_domain_spec(arg)
-                if why:
-                    problems.append(SyntaxProblem(pos, why, raw))
+                _arg_problem(problems, pos, len(raw) - len(rest) + 1, check_domain_spec(arg), raw)
     else:  # ip4 / ip6
         im = _IP_ARGS.match(rest)
         if not im:
@@ -193,8 +197,9 @@ def _parse_mechanism(raw: str, pos: int, problems: list[SyntaxProblem]) -> Term 
         else:
             arg = im.group("net")
             limit = 32 if name == "ip4" else 128
-            length = _cidr(im.group("len"), limit, raw, pos, problems)
-            net = _network(name, arg, length, raw, pos, problems)
+            base = pos + len(raw) - len(rest)
+            length = _cidr(im.group("len"), limit, raw, base + im.start("len") - 1, problems)
+            net = _network(name, arg, length, raw, base + 1, problems)
             if name == "ip4":
                 c4 = length
             else:
@@ -225,7 +230,7 @@ def _parse_modifier(raw: str, pos: int, name: str, value: str, problems: list[Sy
     lname = name.lower()
     why = check_domain_spec(value) if lname in ("redirect", "exp") else check_macro_string(value)
     if why:
-        problems.append(SyntaxProblem(pos, why, raw))
+        _arg_problem(problems, pos, len(name) + 1, why, raw)
         return None
     return Term(raw, pos, "modifier", lname, "+", value)
 
@@ -259,5 +264,11 @@ def parse_record(text: str) -> ParsedRecord:
                 continue
             seen[term.name] = start
         terms.append(term)
-    problems.sort(key=lambda p: p.position)
+    seen_at: set[int] = set()
+    unique = []
+    for p in sorted(problems, key=lambda p: (p.position, not p.term)):
+        if p.position not in seen_at:
+            unique.append(p)
+            seen_at.add(p.position)
+    problems = unique
     return ParsedRecord(text, tuple(terms), tuple(problems))
