@@ -41,6 +41,7 @@ class Hop:
             "for": r.for_,
             "via": r.via,
             "ip": r.ip,
+            "by_ip": r.by_ip,
             "helo": r.helo,
             "rdns": r.rdns,
             "by_host": r.by_host,

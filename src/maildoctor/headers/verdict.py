@@ -318,6 +318,17 @@ def decide(chain: Chain, local: LocalJoin | None) -> Verdict:
         )
     where, worst = max(known.items(), key=lambda kv: kv[1])
     if worst < SIGNIFICANT_SECONDS and not local.deferrals:
+        headers_only = _headers_only(chain)
+        if our is None and headers_only.where != "none":
+            # our hop is not known (found by Message-ID): we were quick, the headers say where it was slow
+            return Verdict(
+                "unknown",
+                f"Our server handled it in {format_seconds(here or 0)} without a deferral. {headers_only.summary}",
+                before,
+                here,
+                after,
+                tuple(reasons),
+            )
         return Verdict(
             "none", "No significant delay before, on or after our server.", before, here, after, tuple(reasons)
         )

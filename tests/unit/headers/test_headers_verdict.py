@@ -130,3 +130,20 @@ def test_postfix_join_with_syslog_year_taken_from_our_stamp(tmp_path: Path) -> N
     assert [d.answer for d in local.deferrals] and "451 4.7.1 Greylisted" in local.deferrals[0].answer
     v = decide(chain, local)
     assert v.where == "on_our_server" and v.here_seconds is not None and v.here_seconds >= 3600
+
+
+def test_found_by_message_id_quick_here_points_at_the_slow_hop(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_text(
+        "2024-01-01 12:00:00 1rSzzz-0009Zz-9Z <= alice@example.org H=relay.example.net [198.51.100.2] P=esmtps"
+        " S=1234 id=abc123@example.org\n"
+        "2024-01-01 12:00:02 1rSzzz-0009Zz-9Z => bob@example.com R=dnslookup T=remote_smtp H=inbox.example.com"
+        ' [192.0.2.30] C="250 ok"\n'
+        "2024-01-01 12:00:02 1rSzzz-0009Zz-9Z Completed\n"
+    )
+    headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
+    chain = analyze_chain(headers.get_all("Received"))
+    local, _ = read_local(chain, headers.first("Message-ID"), [log])
+    assert local is not None and local.hop_index is None
+    v = decide(chain, local)
+    assert v.where == "unknown" and v.summary.startswith("Our server handled it in 2 s") and "hop 2" in v.summary
