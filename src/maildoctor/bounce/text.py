@@ -13,7 +13,7 @@ _COMMANDS = (
     ("STARTTLS", re.compile(r"\bSTARTTLS\b", re.I)),
     ("EHLO", re.compile(r"\b(?:in reply to|after)\s+(?:EHLO|HELO)\b|\bHELO command\b", re.I)),
     ("MAIL", re.compile(r"\b(?:in reply to|after|from)\s+MAIL(?:\s+FROM)?\b|\bMAIL FROM\b", re.I)),
-    ("RCPT", re.compile(r"\b(?:in reply to|after)\s+RCPT(?:\s+TO)?\b|\bRCPT TO\b", re.I)),
+    ("RCPT", re.compile(r"\b(?:in reply to|after)\s+RCPT(?:\s+TO)?\b|\bRCPT TO\b|\bSMTP:RCPT\b|\[RCPT_TO\]", re.I)),
     ("DATA", re.compile(
         r"\b(?:in reply to|after)\s+(?:end of\s+)?(?:DATA|data)\b|\bend of data\b|\bDATA command\b", re.I)),
     ("CONN", re.compile(

@@ -21,15 +21,16 @@ _BOUNCE_SUBJECT = re.compile(
     r"エラー|不達|配信",
     re.I,
 )
-_DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|MAILER_DAEMON|Mail Administrator|daemon|"
+_DAEMON = re.compile(r"mailer-daemon|post_?master|mail delivery|MAILER_DAEMON|Mail Administrator|daemon|"
                      r"no-?reply|mail ?system", re.I)  # fmt: skip
 _START = re.compile(
-    r"^[ \t]*(?:[*\-]+[ \t]*)?(?:\"|<|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?|"
+    r"^[ \t]*(?:[*\-]+[ \t]*|>>>\s*)?(?:\"|<|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?|"
     r"target mail address:\s*<?)?"
     r"([\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])[\">]?(?:[ \t]*(?::|\.\.\.|$|\s)(.*))?$",
     re.M,
 )
 _MAX_DIAG = 1200
+_REPLY = re.compile(r"\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b")
 _DELAYED = re.compile(
     r"THIS IS A WARNING MESSAGE ONLY|has been delayed|has not (?:yet )?been delivered|will be retried|"
     r"will (?:continue to )?(?:re)?try (?:to deliver|delivering)|Delivery attempts will continue",
@@ -45,10 +46,12 @@ def sniff(mail: Mail) -> bool:
 def parse(mail: Mail) -> AgentResult | None:
     report, _ = split_original(mail.body)
     own = {a.lower() for a in find_addresses(mail.header("from") + " " + mail.header("to"))}
+    daemon = {a.lower() for a in find_addresses(mail.header("from"))}
     starts = []
     for m in _START.finditer(report):
         addr = clean_address(m.group(1))
-        if addr.lower() in own or _DAEMON.search(addr.split("@")[0]):
+        # an address that starts a line is a recipient even when it is also the bounce's To
+        if addr.lower() in daemon or _DAEMON.search(addr.split("@")[0]):
             continue
         starts.append((m.start(), m.end(), addr, m.group(2) or ""))
     found: dict[str, RawRecipient] = {}
@@ -78,6 +81,12 @@ def parse(mail: Mail) -> AgentResult | None:
                 found[addr.lower()] = RawRecipient(address=addr, diagnostic=text, status=find_status(text))
     if not found:
         return None
+    if len(found) == 1:
+        (only,) = found.values()
+        if not _REPLY.search(only.diagnostic):
+            # the error text sits elsewhere in the report (above the address, in a summary)
+            only.diagnostic = squeeze(report)[:_MAX_DIAG]
+            only.status = only.status or find_status(only.diagnostic)
     if _DELAYED.search(report[:3000]):
         for r in found.values():
             r.action = "delayed"

@@ -15,6 +15,7 @@ _SUBJECT = re.compile(
     r"vacation|abwesenheit|r[ée]ponse automatique|自動(?:応答|返信))",
     re.I,
 )
+_GONE = re.compile(r"(?:inbox|address|mailbox|account) \S+ is no longer (?:in use|monitored|active)", re.I)
 _DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery", re.I)
 
 
@@ -41,8 +42,11 @@ def parse(mail: Mail) -> AgentResult | None:
     text = squeeze(mail.body[:2000])
     r = RawRecipient(address=addrs[0], action="", diagnostic=text[:500])
     span = match_phrase("suspend", text.lower())
+    gone = _GONE.search(text)
     if span:
         r.reason, r.rule, r.rule_text = "suspend", "reason.suspend", text[span[0] : span[1]]
+    elif gone:
+        r.reason, r.rule, r.rule_text = "suspend", "rfc3834.no-longer-in-use", gone.group(0)
     else:
         r.reason, r.rule, r.rule_text = "vacation", "rfc3834.auto-submitted", mail.header("subject")[:80]
     return AgentResult([r], kind="autoreply")
