@@ -167,3 +167,13 @@ def test_log_shows_client_attempts(olab: tuple[NetNs, str], tmp_path: Path) -> N
     assert doc["log"]["counts"].get("login failed") == 1
     assert sum(doc["log"]["counts"].values()) == 2  # the other user's delivery is not counted
     assert any(f["id"] == "outlook.log_auth_failures" for f in doc["findings"])
+
+
+def test_outlook_mapi_timeout_uses_the_connect_checks(olab: tuple[NetNs, str]) -> None:
+    text = ("Task 'fw.example.test - Sending' reported error (0x8004210B) : 'The operation timed out waiting for a "
+            "response from the sending (SMTP) server. If you continue to receive this message, contact your server "
+            "administrator or Internet service provider (ISP).'")
+    doc = outlook(olab, text, "fw")
+    assert doc["code"] == "0x8004210B" and doc["extracted"]["protocol"] == "SMTP"
+    assert doc["diagnosis"] == "firewall"  # no port in the text: 25 is dropped, 587 works
+    assert any("use port 587" in c["detail"] for c in doc["causes"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from maildoctor.codes.outlook import code_from_phrases, describe, lookup_code, p
 from maildoctor.errors import InputError, UsageError
 from maildoctor.model import Evidence, Finding, Severity
 
+_ADDRESS = re.compile(r"^[^@\s<>]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
 _SEVERITY = {CONFIRMED: Severity.WARNING, LIKELY: Severity.WARNING, POSSIBLE: Severity.INFO, RULED_OUT: Severity.OK}
 
 
@@ -72,6 +74,8 @@ def command(code_or_text: tuple[str, ...], server: str | None, user: str, log_pa
         server = server.strip().rstrip(".")
         if not server or any(ch.isspace() for ch in server) or "/" in server:
             raise UsageError(f"--server {server!r} is not a host name or an address")
+    if user and not _ADDRESS.match(user):
+        raise UsageError(f"--user {user!r}: give the client's e-mail address (user@domain)")
     causes, notes = diagnose(code, err, server, user, dns_server, timeout)
     if server is None and err.server and causes:
         notes.append(f"add --server {err.server} to check the causes live")

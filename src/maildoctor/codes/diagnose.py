@@ -51,8 +51,13 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
 
+def checked_as(code: str) -> str:
+    """The code whose causes and checks apply (Outlook's MAPI codes reuse the IXP code's)."""
+    return str(kb.load("outlook_codes").by_id(code).get("alias_of", code))
+
+
 def causes_for(code: str) -> list[Cause]:
-    entry = kb.load("outlook_codes").by_id(code)
+    entry = kb.load("outlook_codes").by_id(checked_as(code))
     return [Cause(c["id"], c["text"], fix=list(c.get("fix", []))) for c in entry.get("cause", [])]
 
 
@@ -60,7 +65,7 @@ def apply_response_hints(code: str, causes: list[Cause], response: str) -> None:
     """Without live checks, the server's quoted answer already points at a cause."""
     if not response:
         return
-    entry = kb.load("outlook_codes").by_id(code)
+    entry = kb.load("outlook_codes").by_id(checked_as(code))
     hints = {c["id"]: c.get("response_hint") for c in entry.get("cause", [])}
     for c in causes:
         pat = hints.get(c.cause)
@@ -161,7 +166,10 @@ def check_failed_to_connect(ctx: Context, causes: list[Cause]) -> None:
         ctx.notes.append(f"{ctx.server} does not resolve here ({res.error}): that is 0x800CCC0D's problem")
         return
     family = ctx.err.protocol if ctx.err.protocol in FAMILY_PORTS else "SMTP"
-    port = ctx.err.port or FAMILY_PORTS[family][1]
+    if ctx.err.port is None:
+        _unknown_port(ctx, c, _ports(ctx, FAMILY_PORTS[family]))
+        return
+    port = ctx.err.port
     ports = _ports(ctx, tuple(dict.fromkeys((port, *FAMILY_PORTS[family]))))
     mine = ports[port]
     others = [p for p in ports.values() if p.port != port and p.state == OPEN and p.banner_code in (None, 220)]
@@ -209,6 +217,40 @@ def check_failed_to_connect(ctx: Context, causes: list[Cause]) -> None:
         c["server_down"].set(CONFIRMED, "no mail port accepts connections", *ev)
         c["wrong_port"].set(RULED_OUT, "no other mail port is open either", *ev)
         c["firewall"].set(POSSIBLE, "every port refuses: a REJECT-all rule would look the same", *ev)
+
+
+def _unknown_port(ctx: Context, c: dict[str, Cause], ports: dict[int, PortResult]) -> None:
+    """The text does not say which port Outlook used: judge from the whole family of ports."""
+    ctx.notes.append("the error text names no port: every usual port was checked (give --port to be exact)")
+    by_state: dict[str, list[int]] = {}
+    for p in ports.values():
+        by_state.setdefault(p.state, []).append(p.port)
+    ev = tuple(f"port {p.port}: {p.state} {p.banner or p.error}".rstrip() for p in ports.values())
+    opened, dropped = by_state.get(OPEN, []), by_state.get(FILTERED, [])
+    closed = [p for p in ports if p not in opened and p not in dropped]
+    if not opened:
+        c["client_side"].set(RULED_OUT, "no port accepts connections from here either", *ev)
+        c["ssl_mismatch"].set(RULED_OUT, "the TCP connection itself fails", *ev)
+        if dropped:
+            c["firewall"].set(CONFIRMED, f"ports {', '.join(map(str, dropped))} are filtered (packets dropped)", *ev)
+            c["server_down"].set(POSSIBLE, "cannot tell behind the firewall", *ev)
+        else:
+            c["server_down"].set(CONFIRMED, "every mail port refuses connections", *ev)
+            c["firewall"].set(POSSIBLE, "a REJECT-all rule would look the same", *ev)
+        return
+    c["server_down"].set(RULED_OUT, f"ports {', '.join(map(str, opened))} accept connections", *ev)
+    use = f"use port {opened[0]}" + (" with SSL/TLS" if opened[0] in IMPLICIT else " with STARTTLS or Auto")
+    if dropped:
+        c["firewall"].set(LIKELY, f"ports {', '.join(map(str, dropped))} are filtered: if Outlook uses one of them, "
+                          f"that is the cause; {use}", *ev)
+    else:
+        c["firewall"].set(POSSIBLE, "no port is filtered from here; the client's network may still block one", *ev)
+    if dropped or closed:
+        c["wrong_port"].set(POSSIBLE, f"ports {', '.join(map(str, dropped + closed))} do not work; {use}", *ev)
+    else:
+        c["wrong_port"].set(RULED_OUT, "every usual port accepts connections", *ev)
+    c["client_side"].set(LIKELY if not dropped else POSSIBLE,
+                         f"ports {', '.join(map(str, opened))} work from here: check the client's network", *ev)
 
 
 # --------------------------------------------------------------------------- 0x800CCC78
@@ -342,9 +384,13 @@ def diagnose(code: str, err: OutlookError, server: str | None, user: str = "", d
     causes = causes_for(code)
     apply_response_hints(code, causes, err.response)
     notes: list[str] = []
-    if server and code in CHECKS:
+    base = checked_as(code)
+    protocol = kb.load("outlook_codes").by_id(code).get("protocol")
+    if protocol and not err.protocol:
+        err = replace(err, protocol=str(protocol))
+    if server and base in CHECKS:
         ctx = Context(err, server, user, dns_server, timeout)
-        CHECKS[code](ctx, causes)
+        CHECKS[base](ctx, causes)
         notes = ctx.notes
     elif server:
         notes.append(f"maildoctor has no live checks for {code}; see its meaning and hint")

@@ -50,6 +50,7 @@ def test_every_code_looks_up(cli: Callable[..., Any]) -> None:
     (("0x800CCC0E", "--server", "bad host"), None, "not a host name"),
     (("0x800CCC0E", "--port", "0"), None, "0"),
     (("0x800CCC69", "--log", "/nonexistent/mainlog"), None, "--log needs --user"),
+    (("0x800CCC69", "--user", "not an address"), None, "e-mail address"),
 ])
 def test_bad_input(cli: Callable[..., Any], args: tuple[str, ...], stdin: str | None, message: str) -> None:
     res = cli("outlook", *args, stdin=stdin)
