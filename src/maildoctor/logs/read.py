@@ -10,6 +10,7 @@ import bz2
 import datetime as dt
 import glob
 import gzip
+import io
 import lzma
 import os
 import re
@@ -151,8 +152,11 @@ class LogReader:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         format: str | None = None,
+        tail_bytes: int | None = None,
     ) -> None:
+        """`tail_bytes`: read only about the last N bytes of each plain file (line numbers stay exact)."""
         self.problems = InputProblems()
+        self.tail_bytes = tail_bytes
         self.paths = expand_paths(paths, self.problems)
         self.since = _naive(since)
         self.until = _naive(until)
@@ -171,13 +175,16 @@ class LogReader:
             self.problems.append(InputProblem(name, exc.strerror or str(exc)))
             return
         try:
-            yield from self._read_stream(fh, name, path)
+            first_line = 0
+            if self.tail_bytes and isinstance(fh, io.BufferedReader) and name != "<stdin>":
+                first_line = _skip_to_tail(fh, self.tail_bytes)
+            yield from self._read_stream(fh, name, path, first_line)
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
 
-    def _read_stream(self, fh: IO[bytes], name: str, path: Path) -> Iterator[LogEvent]:
-        line_no = 0
+    def _read_stream(self, fh: IO[bytes], name: str, path: Path, first_line: int = 0) -> Iterator[LogEvent]:
+        line_no = first_line
         fmt: LogFormat | None = get_format(self.format) if self.format else None
         year = file_year(path) if name != "<stdin>" else None
         panic = "panic" in path.name
@@ -208,6 +215,24 @@ class LogReader:
                 kind = EventKind.PANIC if panic and ev.kind is EventKind.OTHER else ev.kind
                 yield replace(ev, source=name, line_no=line_no, kind=kind)
         self.lines_read += line_no
+
+
+def _skip_to_tail(fh: io.BufferedReader, tail: int) -> int:
+    """Position fh at the first whole line of its last `tail` bytes; return the lines skipped."""
+    import mmap
+
+    from maildoctor.logs.scan import _count_nl
+
+    size = os.fstat(fh.fileno()).st_size
+    if size <= tail:
+        return 0
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        nl = m.find(b"\n", size - tail)
+        if nl < 0:
+            return 0
+        skipped = _count_nl(m, 0, nl + 1)
+    fh.seek(nl + 1)
+    return skipped
 
 
 class SalvagingReader:

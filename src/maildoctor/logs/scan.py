@@ -150,6 +150,8 @@ class NeedleScanner:
                 return
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
                 triggers = self._first_phase(path, m, size)
+                if m[size - 1: size] != b"\n":
+                    self.lines += 1  # a last line without a newline
                 self._sweep(m, size, triggers, on_hit)
 
     def _first_phase(self, path: str, m: mmap.mmap, size: int) -> list[tuple[int, int]]:

@@ -153,7 +153,6 @@ def build_story(mid: str, events: list[LogEvent], cwd: tuple[str, str, int] | No
             rcpts[key] = RecipientStory(address=addr)
         return rcpts[key]
 
-    first_time = next((e.time for e in events if e.time is not None), None)
     if arrival is not None:
         s.sender = arrival.sender
         s.received_at = arrival.time
@@ -171,8 +170,6 @@ def build_story(mid: str, events: list[LogEvent], cwd: tuple[str, str, int] | No
             s.message_id = e.header_message_id
         if e.sender is not None and s.sender is None:
             s.sender = e.sender
-    if s.received_at is None:
-        s.received_at = first_time
     s.source = _source(arrival, info, cwd)
     if cwd is not None:
         from maildoctor.logs.events import LogEvent as _LE
@@ -270,6 +267,8 @@ def _finish(s: MessageStory, events: list[LogEvent]) -> None:
     end = s.completed_at or s.last_seen
     if s.queue_seconds is None and s.received_at and end:
         s.queue_seconds = max(0.0, (_naive(end) - _naive(s.received_at)).total_seconds())
+    if s.parent_id and s.parent_id not in s.related:
+        s.related.append(s.parent_id)
     if s.is_bounce:
         s.notes.append(f"this is a bounce (delivery failure report) for message {s.parent_id}")
     if s.is_delay_warning:

@@ -159,7 +159,8 @@ class _Collector:
             cwd_ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"))
             if cwd_ev.kind is EventKind.LOCAL_SUBMISSION and cwd_ev.script_path:
                 assert ev.message_id is not None
-                self.cwd[ev.message_id] = (cwd_ev.script_path, cwd_ev.raw, ev.line_no - len(lines) + lines.index(raw))
+                back = len(lines) - 1 - lines.index(raw)  # lines[-1] is the empty text after the last newline
+                self.cwd[ev.message_id] = (cwd_ev.script_path, cwd_ev.raw, ev.line_no - back)
                 return
 
 

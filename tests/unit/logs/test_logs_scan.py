@@ -1,0 +1,75 @@
+"""The byte-level scanner: same lines and line numbers as a plain Python loop, whatever the windows."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import pytest
+
+from maildoctor.logs import scan
+from maildoctor.logs.scan import Hit, NeedleScanner
+
+
+def _make(tmp_path: Path, n: int = 3000) -> tuple[Path, list[str]]:
+    rng = random.Random(5)
+    lines = []
+    for i in range(n):
+        tag = rng.choice(["AAA", "bbb", "ccc", "Needle", "nEEDLE"])
+        lines.append(f"line {i} {tag} {'x' * rng.randrange(0, 200)}")
+    path = tmp_path / "log"
+    path.write_text("\n".join(lines) + "\n")
+    return path, lines
+
+
+@pytest.mark.parametrize("window,parallel", [(1 << 20, False), (997, False), (997, True)])
+def test_hits_and_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, parallel: bool) -> None:
+    monkeypatch.setattr(scan, "WINDOW", window)
+    monkeypatch.setattr(scan, "PARALLEL_MIN", 0 if parallel else 1 << 40)
+    path, lines = _make(tmp_path)
+    want = [(i + 1, line) for i, line in enumerate(lines) if "Needle" in line]
+    got: list[tuple[int, str]] = []
+    NeedleScanner([b"Needle"], workers=3).scan_path(str(path), lambda h: got.append((h.line_no, h.text())) or ())
+    assert got == want
+    # case-insensitive: both spellings
+    want_ci = [(i + 1, line) for i, line in enumerate(lines) if "needle" in line.lower()]
+    got_ci: list[tuple[int, str]] = []
+    NeedleScanner([b"NEEDLE"], ignore_case=True, workers=2).scan_path(
+        str(path), lambda h: got_ci.append((h.line_no, h.text())) or ())
+    assert got_ci == want_ci
+    # the same through the stream path (compressed input)
+    gz = tmp_path / "log.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    got_gz: list[tuple[int, str]] = []
+    with gzip.open(gz) as fh:
+        NeedleScanner([b"NEEDLE"], ignore_case=True).scan(fh, lambda h: got_gz.append((h.line_no, h.text())) or ())
+    assert got_gz == want_ci
+
+
+def test_follow_up_needles_and_retire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan, "WINDOW", 256)
+    lines = ["start Q1 child=K7"] + [f"filler {i}" for i in range(50)] + ["K7 first", "noise", "K7 Completed"]
+    lines += [f"filler {i}" for i in range(50)] + ["K7 after completion", "Q1 again"]
+    path = tmp_path / "f.log"
+    path.write_text("\n".join(lines))  # no final newline on purpose
+    seen: list[tuple[int, str]] = []
+    scanner = NeedleScanner([b"Q1"])
+
+    def on_hit(h: Hit) -> list[bytes]:
+        seen.append((h.line_no, h.text()))
+        if "Completed" in h.text():
+            scanner.retire(b"K7")
+        return [b"K7"] if "child=K7" in h.text() else []
+
+    scanner.scan_path(str(path), on_hit)
+    assert seen == [(1, "start Q1 child=K7"), (52, "K7 first"), (54, "K7 Completed"), (106, "Q1 again")]
+    assert scanner.lines == 106
+
+
+def test_context_before_a_hit(tmp_path: Path) -> None:
+    path = tmp_path / "c.log"
+    path.write_text("cwd=/home/shop/public_html 3 args: sendmail -t\nID1 <= shop@x U=shop P=local\n")
+    hits: list[Hit] = []
+    NeedleScanner([b"ID1"]).scan_path(str(path), lambda h: hits.append(h) or ())
+    assert hits[0].before.endswith(b"sendmail -t\n") and hits[0].line_no == 2

@@ -1,0 +1,85 @@
+"""trace against the generator's ground truth: old, new (Exim 4.97+) and mixed message ids."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.eximgen import load_truth
+from maildoctor.errors import UsageError
+from maildoctor.logs.trace import classify_query, trace
+
+
+@pytest.mark.parametrize("id_format", ["old", "new", "mixed"])
+def test_final_status_and_recipients_match_truth(genlog, id_format: str) -> None:  # type: ignore[no-untyped-def]
+    path, truth = genlog(id_format)
+    assert truth.total_messages >= 2000
+    sample = random.Random(3).sample(sorted(truth.messages), 120)
+    wrong = []
+    for mid in sample:
+        want = truth.messages[mid]
+        story = trace(mid, [path]).by_id(mid)
+        assert story is not None, mid
+        got = {r.address: r.status for r in story.recipients}
+        if story.final_status != want.final_status or got != want.recipients:
+            wrong.append((mid, want.final_status, story.final_status, want.recipients, got))
+        if want.bounce:
+            assert want.bounce in story.related, mid
+        if want.source_kind in ("script", "smtp-auth"):
+            assert story.source["kind"] == want.source_kind, mid
+            key = "script_path" if want.source_kind == "script" else "auth_id"
+            assert story.source[key] == want.source_value, mid
+    assert not wrong, wrong[:5]
+
+
+def test_every_final_status_kind_is_exercised(genlog) -> None:  # type: ignore[no-untyped-def]
+    _, truth = genlog("mixed")
+    kinds = {m.final_status for m in load_truth(truth.truth_path)}
+    assert {"delivered", "failed", "partial", "frozen"} <= kinds
+
+
+def test_bounce_links_back_to_its_parent(genlog) -> None:  # type: ignore[no-untyped-def]
+    path, truth = genlog("mixed")
+    parent = next(m for m in truth.messages.values() if m.bounce and m.source_kind == "script")
+    result = trace(parent.bounce or "", [path])
+    bounce = result.by_id(parent.bounce or "")
+    assert bounce is not None and bounce.is_bounce and bounce.parent_id == parent.id
+    assert parent.id in bounce.related
+
+
+def test_address_query_finds_every_message_from_or_to_it(genlog) -> None:  # type: ignore[no-untyped-def]
+    path, truth = genlog("old")
+    everything = list(load_truth(truth.truth_path))
+    rng = random.Random(8)
+    remote = rng.choice([a for m in everything if m.source_kind == "smtp-auth" for a in m.recipients])
+    for address in (remote, "info@client.example", remote.upper()):
+        want = {m.id for m in everything
+                if m.sender.lower() == address.lower() or address.lower() in {r.lower() for r in m.recipients}}
+        got = trace(address, [path])
+        ids = {s.id for s in got.messages}
+        assert want <= ids, address
+        # the extra ids are bounces and warnings linked to these messages
+        for s in got.messages:
+            if s.id not in want:
+                assert s.parent_id in want or any(r in want for r in s.related), s.id
+
+
+def test_message_id_query(genlog) -> None:  # type: ignore[no-untyped-def]
+    path, truth = genlog("new")
+    one = next(m for m in truth.messages.values() if m.source_kind == "smtp")
+    story = trace(one.id, [path]).by_id(one.id)
+    assert story is not None and story.message_id
+    for q in (f"<{story.message_id}>", story.message_id):
+        found = trace(q, [path])
+        assert [s.id for s in found.messages][:1] == [one.id]
+
+
+def test_query_classification() -> None:
+    assert classify_query("1tA2bC-0004Xy-Ab")[0] == "exim_id"
+    assert classify_query("1tA2bC-00000001AbC-0Xy1")[0] == "exim_id"
+    assert classify_query("4B2C3D1E2F")[0] == "postfix_id"
+    assert classify_query("<abc@x>") == ("message_id", "abc@x")
+    assert classify_query("bob@x.example")[0] == "address"
+    with pytest.raises(UsageError):
+        classify_query("hello")
