@@ -71,14 +71,14 @@ def _required_text(pattern: str) -> str:
 
 
 @cache
-def _messages() -> tuple[tuple[str, str, str, tuple[str, ...], re.Pattern[str]], ...]:
+def _messages() -> tuple[tuple[str, str, str, bool, tuple[str, ...], re.Pattern[str]], ...]:
     """The known messages in file order, each with the texts that prefilter its patterns."""
     out = []
     for e in kb.load("bounce_messages"):
         required = tuple(_required_text(p.pattern) for p in e.patterns)
         alternatives = "|".join(f"(?:{p.pattern})" for p in e.patterns)
         compiled = re.compile(alternatives, re.IGNORECASE)
-        out.append((e.id, str(e["reason"]), str(e.get("command", "")), required, compiled))
+        out.append((e.id, str(e["reason"]), str(e.get("command", "")), bool(e.get("final", False)), required, compiled))
     return tuple(out)
 
 
@@ -87,12 +87,12 @@ def _known_message(raw: RawRecipient, diagnostic: str) -> None:
     if raw.reason:
         return
     lower = diagnostic.lower()
-    for rule_id, reason, command, required, pat in _messages():
+    for rule_id, reason, command, final, required, pat in _messages():
         if all(req and req not in lower for req in required):
             continue  # none of the entry's patterns can match: skip the regex
         m = pat.search(diagnostic)
         if m:
-            raw.reason, raw.rule, raw.rule_text = reason, rule_id, m.group(0)
+            raw.reason, raw.rule, raw.rule_text, raw.final = reason, rule_id, m.group(0), final
             if command and not raw.command:
                 raw.command = command
             return
@@ -106,7 +106,8 @@ def _finish(raw: RawRecipient) -> Recipient:
     if smtp_code and status and smtp_code[0] != status[0] and status[0] in "45":
         smtp_code = ""  # a 250 quoted in a 5xx diagnostic is not this recipient's reply
     command = raw.command or find_command(diagnostic)
-    if not command and diagnostic[:1] in "45" and f"<{raw.address.lower()}>" in diagnostic.lower():
+    addr, lower = f"<{raw.address.lower()}>", diagnostic.lower()
+    if not command and addr in lower and (diagnostic[:1] in "45" or f"<<< 550 {addr}" in lower):
         command = "RCPT"  # the remote server's reply names the recipient: it answered RCPT TO
     action = raw.action
     if not action:
@@ -123,6 +124,7 @@ def _finish(raw: RawRecipient) -> Recipient:
         smtp_code=smtp_code,
         reason=raw.reason,
         rule=Rule(raw.rule or "agent", raw.rule_text) if raw.reason else None,
+        final=raw.final,
     )
     reason, rule = classify(fact)
     return Recipient(

@@ -28,6 +28,7 @@ class RawRecipient:
     last_attempt: str = ""
     feedback_type: str = ""
     target: str = ""  # a pipe or file the address was delivered to (Exim "pipe to |...")
+    final: bool = False  # `reason` is not to be second-guessed by the phrase rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,7 @@ class Fact:
     smtp_code: str = ""
     reason: str = ""  # already decided by the reporting agent
     rule: Rule | None = None
+    final: bool = False  # the agent's reason stands
 
 
 class _Classifier:
@@ -297,7 +298,7 @@ class _Classifier:
 
     def run(self) -> tuple[str, Rule]:
         f = self.f
-        if f.reason and f.reason not in RETRY:
+        if f.reason and (f.final or f.reason not in RETRY):
             return f.reason, f.rule or Rule("agent", f.reason)
         if f.status.startswith("2."):
             return "delivered", Rule(f"status.{f.status}", f.status)
