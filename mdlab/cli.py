@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.start()
             _save(lab)
             print(f"lab {lab.name} up in {lab.startup_seconds:.2f}s; files in {lab.workdir}")
-            print(f"enter it: {sys.argv[0]} exec -- bash   (stop: {sys.argv[0]} down)")
+            print("enter it: scripts/lab exec -- bash   (stop it: scripts/lab down)")
         elif args.cmd == "run":
             lab = Lab(args.workdir, keep=True)
             lab.start()

@@ -79,7 +79,7 @@ def test_dns_nxdomain_servfail_and_long_spf(lab: LabRun) -> None:
     assert lookup("a=nxdomain.test") == "NOTFOUND"
     assert lookup("defer_never,txt=servfail.test") == "NOTFOUND"
     assert "gave DEFER" in lab.exim("-be", "${lookup dnsdb{defer_strict,txt=servfail.test}}").stdout
-    permerror = lookup("txt=spf-permerror.test")  # two TXT strings, joined
+    permerror = lookup(">:; txt=spf-permerror.test")  # two TXT strings; ";" joins them
     assert permerror.startswith("v=spf1 include:i1.spf-permerror.test")
     assert permerror.endswith("include:i11.spf-permerror.test -all")
     assert lab.dns_server == "127.0.0.1:53"
