@@ -11,6 +11,8 @@ from maildoctor.bounce.mime import Mail, parse_mail
 from maildoctor.bounce.model import Bounce, RawRecipient, Recipient, Rule
 from maildoctor.bounce.reason import Fact, classify, is_hard, status_reason
 from maildoctor.bounce.text import (
+    clean_address,
+    find_addresses,
     find_all_status,
     find_command,
     find_reply_code,
@@ -174,6 +176,13 @@ def analyze_mail(mail: Mail, file: str = "") -> Bounce:
             result, agent_name = got, agent.name
             break
     orig = _original(mail)
+    if result is None and ("message/delivery-status" in mail.part_types or mail.report_type == "delivery-status"):
+        # a delivery report that names no recipient: the returned message's To is the best guess
+        guess = [clean_address(a) for a in find_addresses(orig.get("to", ""))[:1]]
+        if guess:
+            note = "no recipient in the report; taken from the returned message's To"
+            result = AgentResult([RawRecipient(address=guess[0], action="failed")], kind="failure", notes=[note])
+            agent_name = "RFC3464"
     notes = ["input truncated for parsing"] if mail.truncated else []
     if result is None:
         return Bounce(file, "not_bounce", "", "", orig.get("message-id", ""), orig.get("from", ""),

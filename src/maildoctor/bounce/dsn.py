@@ -21,6 +21,9 @@ _FIELD = re.compile(
 )
 
 
+_USABLE = re.compile(r"[^@\s:;/]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
 @dataclass(slots=True)
 class DsnReport:
     message_fields: dict[str, str] = field(default_factory=dict)
@@ -104,7 +107,8 @@ def parse_dsn(text: str) -> DsnReport:
         if not r.diagnostic and mf.get("diagnostic-code"):
             r.diagnostic_type, r.diagnostic = _typed_value(mf["diagnostic-code"])
     for r in report.recipients:
-        if not r.address:
+        if not r.address or (not _USABLE.fullmatch(r.address) and _USABLE.fullmatch(r.original_recipient)):
+            # Final-Recipient missing, an X.400 form or a source route: the original one is the address
             r.address = r.original_recipient
     report.recipients = [r for r in report.recipients if r.address]
     return report

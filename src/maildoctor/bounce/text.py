@@ -47,6 +47,8 @@ def clean_address(addr: str) -> str:
         m = _ANGLE.search(addr)
         if m:
             a = m.group(1)
+    if '"@' in a and a.count('"') <= 2:
+        a = a.replace('"', "")  # "quoted.local.part"@domain
     return a
 
 

@@ -31,14 +31,18 @@ def sniff(mail: Mail) -> bool:
 def parse(mail: Mail) -> AgentResult | None:
     ftm = _FEEDBACK_TYPE.search(mail.body)
     ftype = ftm.group(1).lower() if ftm else "abuse"
+    if "Apple Mail sent this email to unsubscribe" in mail.body:
+        # an unsubscribe request: the complaining recipient is the one who sends it
+        addrs = [clean_address(a) for a in find_addresses(mail.header("from"))[:1]]
+        out = [RawRecipient(address=a, reason="feedback", rule="arf.apple-unsubscribe", rule_text="unsubscribe",
+                            feedback_type="opt-out") for a in addrs]  # fmt: skip
+        return AgentResult(out, kind="feedback") if out else None
     addrs = [clean_address(m.group(1)) for m in _RCPT_TO.finditer(mail.body)]
     if not addrs:
         addrs = [clean_address(m.group(1)) for m in _HM_RCPT.finditer(mail.body + "\n" + mail.original)]
     if not addrs:
         orig = header_fields(mail.original, ("to",)) if mail.original else {}
         addrs = find_addresses(orig.get("to", ""))[:1]
-    if not addrs:
-        addrs = find_addresses(mail.header("to"))[:1]
     if not addrs:
         addrs = [""]  # the report names no recipient
     recipients = []
