@@ -14,7 +14,7 @@ from maildoctor.headers.auth import AuthSummary, analyze_auth
 from maildoctor.headers.dates import format_seconds
 from maildoctor.headers.hops import MAX_HOPS, Chain, Hop, analyze_chain
 from maildoctor.headers.message import HeaderSet
-from maildoctor.headers.verdict import LocalJoin, Verdict, decide
+from maildoctor.headers.verdict import SIGNIFICANT_SECONDS, LocalJoin, Verdict, decide
 from maildoctor.model import Evidence, Finding, Severity
 
 SLOW_HOP_SECONDS = 600  # a hop slower than this is worth a warning
@@ -247,7 +247,10 @@ def _verdict_finding(verdict: Verdict, local: LocalJoin | None) -> Finding:
             evidence.append(Evidence("log", d.raw or d.answer, source=d.source, line=d.line))
         if not evidence:
             evidence = [Evidence("log", e.raw, source=e.source, line=e.line_no) for e in local.story.evidence[:3]]
-    severity = Severity.WARNING if verdict.where == "on_our_server" else Severity.INFO
+    # a greylisting retry that cost 20 seconds is worth knowing, not a problem; minutes are
+    severity = Severity.INFO
+    if verdict.where == "on_our_server" and (verdict.here_seconds or 0) >= SIGNIFICANT_SECONDS:
+        severity = Severity.WARNING
     return Finding(
         "headers.verdict",
         severity,
