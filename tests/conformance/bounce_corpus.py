@@ -96,7 +96,12 @@ def flufl_rows(corpus: Path) -> list[dict[str, str]]:
     """
     with open(corpus / "expected.tsv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    return [r for r in rows if "must return nothing" not in r["detector"]]
+    positive = {r["file"] for r in rows if r["expected_addresses"].strip()}
+    # "detector X finds nothing here" rows for a file another detector handles test that detector only
+    return [
+        r for r in rows
+        if "must return nothing" not in r["detector"] and (r["expected_addresses"].strip() or r["file"] not in positive)
+    ]
 
 
 def flufl_addresses(b: Bounce) -> tuple[set[str], set[str]]:

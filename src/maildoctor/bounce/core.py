@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import cache
 
 from maildoctor import kb
@@ -165,7 +166,7 @@ def _original(mail: Mail) -> dict[str, str]:
     return header_fields(text, ("message-id", "from", "to", "subject"))
 
 
-def analyze_mail(mail: Mail, file: str = "") -> Bounce:
+def analyze_mail(mail: Mail, file: str = "", _nested: bool = False) -> Bounce:
     result: AgentResult | None = None
     agent_name = ""
     for agent in agents():
@@ -175,6 +176,11 @@ def analyze_mail(mail: Mail, file: str = "") -> Bounce:
         if got is not None and got.recipients:
             result, agent_name = got, agent.name
             break
+    if result is None and mail.attached and not _nested:
+        # a bounce forwarded inside another message (a gateway that adds a disclaimer, a user's forward)
+        inner = analyze_mail(parse_mail(mail.attached), file, _nested=True)
+        if inner.kind != "not_bounce":
+            return replace(inner, notes=(*inner.notes, "the bounce was attached to another message"))
     orig = _original(mail)
     if result is None and ("message/delivery-status" in mail.part_types or mail.report_type == "delivery-status"):
         # a delivery report that names no recipient: the returned message's To is the best guess

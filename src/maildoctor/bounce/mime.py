@@ -43,6 +43,7 @@ class Mail:
     part_types: list[str] = field(default_factory=list)
     truncated: bool = False
     defects: list[str] = field(default_factory=list)
+    attached: bytes = b""  # the first attached message, raw (a bounce forwarded inside another message)
 
     def header(self, name: str) -> str:
         return self.headers.get(name, "")
@@ -106,10 +107,9 @@ class _Flattener:
         self.body: list[str] = []
         self.original: list[str] = []
         self.types: list[str] = []
-        self.in_original = False
 
     def emit(self, text: str) -> None:
-        (self.original if self.in_original else self.body).append(text)
+        self.body.append(text)
 
     def walk(self, part: email.message.Message, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -133,13 +133,12 @@ class _Flattener:
         elif ctype in ("message/delivery-status", "message/global-delivery-status", "message/feedback-report"):
             self.emit("\n" + _decode_text(part) + "\n")
         elif ctype in _ORIGINAL_TYPES:
-            self.in_original = True
-            self.emit(_decode_text(part))
+            self.original.append(_decode_text(part))
         elif maintype == "text":
             text = _decode_text(part)
             if ctype == "text/html":
                 # Prefer a plain alternative when one was already emitted.
-                if self.body and not self.in_original:
+                if self.body:
                     return
                 text = html_to_text(text)
             self.emit("\n" + text)
@@ -151,13 +150,11 @@ class _Flattener:
             blocks = [_headers_text(m) for m in subs if isinstance(m, email.message.Message)]
             self.emit("\n" + "\n\n".join(blocks) + "\n")
             return
-        self.in_original = True
         for sub in subs[:1]:
             if isinstance(sub, email.message.Message):
-                self.emit(_headers_text(sub) + "\n\n")
+                self.original.append(_headers_text(sub) + "\n\n")
                 if not sub.is_multipart():
-                    body = _decode_text(sub)
-                    self.emit(body[:8192])
+                    self.original.append(_decode_text(sub)[:8192])
 
 
 def _unparsed(raw: bytes, truncated: bool) -> Mail:
@@ -181,10 +178,10 @@ class _FastFlattener:
         self.body: list[str] = []
         self.original: list[str] = []
         self.types: list[str] = []
-        self.in_original = False
+        self.attached = b""
 
     def emit(self, text: str) -> None:
-        (self.original if self.in_original else self.body).append(text)
+        self.body.append(text)
 
     def walk(self, part: fastmime.Part, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -207,18 +204,19 @@ class _FastFlattener:
         elif ctype in ("message/rfc822", "message/global", "message/partial") or (
             maintype == "message" and ctype not in _ORIGINAL_TYPES
         ):
-            self.in_original = True
-            inner = fastmime.split_message(fastmime.decode_body(part))
-            self.emit("\n".join(f"{k}: {v}" for k, v in inner.headers) + "\n\n")
+            raw_inner = fastmime.decode_body(part)
+            if not self.attached:
+                self.attached = raw_inner[: fastmime.MAX_PART_TEXT * 4]
+            inner = fastmime.split_message(raw_inner)
+            self.original.append("\n".join(f"{k}: {v}" for k, v in inner.headers) + "\n\n")
             if not inner.ctype.startswith("multipart/"):
-                self.emit(fastmime.decode_text(inner)[:8192])
+                self.original.append(fastmime.decode_text(inner)[:8192])
         elif ctype in _ORIGINAL_TYPES:
-            self.in_original = True
-            self.emit(fastmime.decode_text(part))
+            self.original.append(fastmime.decode_text(part))
         elif maintype == "text":
             text = fastmime.decode_text(part)
             if ctype == "text/html":
-                if self.body and not self.in_original:
+                if self.body:
                     return
                 text = html_to_text(text)
             self.emit("\n" + text)
@@ -241,6 +239,7 @@ def _parse_fast(raw: bytes, truncated: bool) -> Mail:
         report_type=top.params.get("report-type", "") if top.ctype == "multipart/report" else "",
         part_types=flat.types,
         truncated=truncated,
+        attached=flat.attached,
     )
 
 
