@@ -71,6 +71,7 @@ def test_starttls_self_signed_and_auth_after_tls(doc: dict[str, Any]) -> None:
     tls = p25["tls"]
     assert tls["mode"] == "starttls" and tls["ok"] and tls["version"].startswith("TLSv1.")
     assert tls["cert"]["self_signed"] is True
+    assert [c["subject"] for c in tls["chain"]] == ["commonName=mail.example.test"]  # as sent: the leaf alone
     assert tls["chain_verified"] is False and "self-signed" in tls["verify_error"]
     assert tls["hostname_match"] is False  # probed by address, the certificate names mail.example.test
     assert p25["auth"] == {"before_tls": [], "after_tls": ["PLAIN", "LOGIN"]}

@@ -59,6 +59,9 @@ def _evidence(r: PortResult, parts: str = "state banner dialog caps cert") -> tu
             c = t.cert
             ev.append(Evidence("probe", f"certificate: subject {c.subject}; issuer {c.issuer}; names "
                                         f"{', '.join(c.names)}; valid {c.not_before} - {c.not_after}", src))
+        for i, c in enumerate(t.chain[1:], 1):
+            ev.append(Evidence("probe", f"chain #{i}: subject {c.subject}; issuer {c.issuer}; until {c.not_after}",
+                               src))
     return tuple(ev)
 
 
@@ -109,9 +112,11 @@ def _tls_findings(r: PortResult) -> list[Finding]:
                            ev, ("Install a certificate from a public CA (cPanel AutoSSL / Let's Encrypt) for the "
                                 "name clients use.",), subject))
     elif t.chain_verified is False:
+        alone = len(t.chain) == 1
         out.append(Finding("ports.tls_untrusted", Severity.WARNING,
                            f"The certificate on port {r.port} does not verify: {t.verify_error}",
-                           "A missing intermediate certificate or an unknown CA.", ev,
+                           "The server sends only its own certificate: the intermediate certificate is missing."
+                           if alone else "An intermediate certificate is missing or the CA is not trusted.", ev,
                            ("Serve the full chain (certificate followed by the intermediates).",), subject))
     if t.hostname_match is False and cert:
         out.append(Finding("ports.tls_name_mismatch", Severity.WARNING,

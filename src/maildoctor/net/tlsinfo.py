@@ -40,6 +40,7 @@ class TlsInfo:
     version: str = ""  # TLSv1.3, TLSv1.2, ...
     cipher: str = ""
     cert: CertInfo | None = None
+    chain: tuple[CertInfo, ...] = ()  # as the server sent it, leaf first
     chain_verified: bool | None = None  # None: not checked (handshake failed or verify probe timed out)
     verify_error: str = ""  # OpenSSL's reason: "self-signed certificate", "certificate has expired", ...
     hostname_match: bool | None = None  # None: the name was not checked (no certificate)
@@ -99,7 +100,11 @@ def decode_der(der: bytes) -> dict[str, Any]:
 
 def analyze_cert(der: bytes, now: dt.datetime | None = None) -> CertInfo | None:
     """Subject, issuer, names, validity and self-signedness of a DER certificate."""
-    info = decode_der(der)
+    return analyze_info(decode_der(der), now)
+
+
+def analyze_info(info: dict[str, Any], now: dt.datetime | None = None) -> CertInfo | None:
+    """CertInfo from a `getpeercert()`-style dictionary."""
     if not info:
         return None
     now = now or dt.datetime.now(dt.UTC)
@@ -124,6 +129,25 @@ def analyze_cert(der: bytes, now: dt.datetime | None = None) -> CertInfo | None:
         days_left=days_left,
         self_signed=bool(subject) and subject == issuer,
     )
+
+
+def peer_chain(obj: Any) -> list[dict[str, Any]]:
+    """The certificates the server sent, leaf first (public API from Python 3.13, private before)."""
+    for holder in (obj, getattr(obj, "_sslobj", None)):
+        get = getattr(holder, "get_unverified_chain", None)
+        if get is None:
+            continue
+        try:
+            certs = get() or []
+        except (ssl.SSLError, ValueError, AttributeError):
+            return []
+        out = []
+        for c in certs:
+            info = c.get_info() if hasattr(c, "get_info") else decode_der(c if isinstance(c, bytes) else b"")
+            if isinstance(info, dict):
+                out.append(info)
+        return out
+    return []
 
 
 def hostname_matches(names: tuple[str, ...], host: str) -> bool:
@@ -153,8 +177,8 @@ def hostname_matches(names: tuple[str, ...], host: str) -> bool:
 
 def tls_from_object(mode: str, obj: Any, server_name: str) -> TlsInfo:
     """TlsInfo from a completed handshake (an ssl.SSLObject or SSLSocket)."""
-    der = obj.getpeercert(binary_form=True) or b""
-    cert = analyze_cert(der)
+    chain = tuple(c for c in (analyze_info(i) for i in peer_chain(obj)) if c is not None)
+    cert = chain[0] if chain else analyze_cert(obj.getpeercert(binary_form=True) or b"")
     cipher = obj.cipher()
     return TlsInfo(
         mode=mode,
@@ -162,5 +186,6 @@ def tls_from_object(mode: str, obj: Any, server_name: str) -> TlsInfo:
         version=str(obj.version() or ""),
         cipher=str(cipher[0]) if cipher else "",
         cert=cert,
+        chain=chain,
         hostname_match=hostname_matches(cert.names, server_name) if cert else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import ssl
@@ -34,7 +35,8 @@ def test_expired_with_moved_clock(der: bytes) -> None:
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=45)
     info = analyze_cert(der, now=later)
     assert info is not None and info.days_left is not None and info.days_left < 0
-    tls = TlsInfo("starttls", True, "TLSv1.3", "TLS_AES_256_GCM_SHA384", info, False, "self-signed certificate", True)
+    tls = TlsInfo("starttls", True, "TLSv1.3", "TLS_AES_256_GCM_SHA384", cert=info, chain=(info,),
+                  chain_verified=False, verify_error="self-signed certificate", hostname_match=True)
     r = PortResult(25, "192.0.2.1", "open", 0.01, "smtp", "mail ESMTP", 220, tls=tls)
     ids = {f.id for f in analyze_ports(Resolution("mail.example.test", ("192.0.2.1",)), [r])}
     assert {"ports.tls_expired", "ports.tls_self_signed", "ports.open"} <= ids
@@ -44,3 +46,15 @@ def test_expired_with_moved_clock(der: bytes) -> None:
 def test_garbage_certificate() -> None:
     assert analyze_cert(b"not a certificate") is None
     assert analyze_cert(b"") is None
+
+
+def test_leaf_without_intermediate(der: bytes) -> None:
+    info = analyze_cert(der)
+    assert info is not None
+    leaf = dataclasses.replace(info, issuer="commonName=Example Intermediate CA", self_signed=False)
+    tls = TlsInfo("implicit", True, "TLSv1.3", "x", cert=leaf, chain=(leaf,), chain_verified=False,
+                  verify_error="unable to get local issuer certificate", hostname_match=True)
+    r = PortResult(465, "192.0.2.1", "open", 0.01, "smtp", "mail ESMTP", 220, tls=tls)
+    found = {f.id: f for f in analyze_ports(Resolution("192.0.2.1", ("192.0.2.1",)), [r])}
+    assert "intermediate certificate is missing" in found["ports.tls_untrusted"].explanation
+    assert "only its own certificate" in found["ports.tls_untrusted"].explanation
