@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-_ADDR = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?", re.ASCII)
+_ADDR = re.compile(
+    r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?)*",
+    re.ASCII,
+)
 _ANGLE = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _REPLY = re.compile(r"(?<![\d.-])([245][0-5]\d)(?=[\s-]|$)")
@@ -29,7 +33,7 @@ _ORIGINAL_MARKERS = re.compile(
     r"Content-Type: message/rfc822|Content-Type: text/rfc822-headers|"
     r"-+ ?Unsent Message below|-+ ?Message Headers -+|-+ ?original message headers -+|"
     r"-+ Below this line is a copy of the message|-+ This is a copy of the first part of the message|"
-    r"bounced E-?Mail:\s*$)",
+    r"bounced E-?Mail:\s*$|Original message (?:details|headers):|-+ ?START OF RETURNED MESSAGE -+)",
     re.I | re.M,
 )
 

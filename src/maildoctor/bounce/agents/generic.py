@@ -24,12 +24,18 @@ _BOUNCE_SUBJECT = re.compile(
 _DAEMON = re.compile(r"mailer-daemon|post_?master|mail delivery|MAILER_DAEMON|Mail Administrator|daemon|"
                      r"no-?reply|mail ?system", re.I)  # fmt: skip
 _START = re.compile(
-    r"^[ \t]*(?:[*\-]+[ \t]*|>>>\s*)?(?:\"|<|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?|"
+    r"^[ \t]*(?:[*\-]+[ \t]*|>>>\s*)?(?:\"|<|\[|Address:\s*<?|Could not be delivered to:\s*<?|RCPT TO:\s*<?|"
     r"target mail address:\s*<?)?"
-    r"([\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])[\">]?(?:[ \t]*(?::|\.\.\.|$|\s)(.*))?$",
+    r"([\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])[\">\]]?(?:[ \t]*(?::|\.\.\.|$|\s)(.*))?$",
     re.M,
 )
 _MAX_DIAG = 1200
+_EXPANDED = re.compile(r"\(expanded from:? <?([^\s<>()]+@[^\s<>()]+?)>?\)", re.I)
+_SENTENCE = re.compile(
+    r"(?:message,? addressed to|The address to\s+which your message was addressed,)\s+'?<?"
+    r"([^\s'<>,]+@[^\s'<>,]+?)>?'?,\s+(?:failed|did not)",
+    re.I,
+)
 _REPLY = re.compile(r"\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b")
 _DELAYED = re.compile(
     r"THIS IS A WARNING MESSAGE ONLY|has been delayed|has not (?:yet )?been delivered|will be retried|"
@@ -39,7 +45,11 @@ _DELAYED = re.compile(
 
 
 def sniff(mail: Mail) -> bool:
-    return bool(_DAEMON.search(mail.header("from")) or _BOUNCE_SUBJECT.search(mail.header("subject")))
+    return bool(
+        _DAEMON.search(mail.header("from"))
+        or _BOUNCE_SUBJECT.search(mail.header("subject"))
+        or mail.report_type.lower() == "delivery-status"
+    )
 
 
 @register("Generic", 99, sniff)
@@ -70,6 +80,16 @@ def parse(mail: Mail) -> AgentResult | None:
                 found[key].diagnostic = squeeze(found[key].diagnostic + " " + text)[:_MAX_DIAG]
             continue
         found[key] = RawRecipient(address=addr, diagnostic=text, status=find_status(text))
+        em = _EXPANDED.search(text)
+        if em:
+            found[key].original_recipient = clean_address(em.group(1))
+    if not found:
+        # A sentence that names the failed address ("addressed to 'x@y', failed because ...")
+        for sm in _SENTENCE.finditer(report):
+            addr = clean_address(sm.group(1))
+            if addr.lower() not in found:
+                tail = report[sm.end() : sm.end() + _MAX_DIAG]
+                found[addr.lower()] = RawRecipient(address=addr, diagnostic=squeeze(sm.group(0) + tail))
     if not found:
         # No address at a line start: any address in the report, with its paragraph.
         for para in re.split(r"\n\s*\n", report):
