@@ -49,11 +49,11 @@ def render_check(console: Console, res: SpfResult, receiver: str = "") -> None:
     if res.explanation:
         console.print(f"explanation: {escape(res.explanation)}")
     console.print(f"lookups {res.lookups}/10, void lookups {res.void_lookups}/2\n")
-    console.print("[bold]trace[/]")
+    console.print("[bold]trace[/] (DNS-querying terms count against 10, void answers against 2)")
+    previous = None
     for step in res.trace:
-        console.print("  " + escape(step.render()))
-        if step.answer:
-            console.print("  " + "  " * step.depth + "    " + escape(step.answer))
+        console.print("  " + escape(step.render(previous)))
+        previous = step
     console.print()
     console.print(escape(res.received_spf(receiver)))
     console.print(escape(res.authentication_results(receiver)))

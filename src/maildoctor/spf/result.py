@@ -47,9 +47,17 @@ class TraceStep:
         out["void_lookups"] = self.void_lookups
         return out
 
-    def render(self) -> str:
-        counters = f"[lookups {self.lookups}/10, void {self.void_lookups}/2]"
-        return f"{'  ' * self.depth}{self.domain}: {self.text}  {counters}"
+    def render(self, previous: TraceStep | None = None) -> str:
+        """One trace line, indented by nesting; the counters are shown when they change."""
+        text = f"DNS {self.answer}" if self.action == "query" else self.text
+        if self.action == "record" and self.text.startswith("record: "):
+            text = f"record of {self.domain}: {self.text[len('record: '):]}"
+        marks = []
+        if previous is None or self.lookups != previous.lookups:
+            marks.append(f"lookups {self.lookups}/10")
+        if previous is not None and self.void_lookups != previous.void_lookups:
+            marks.append(f"void {self.void_lookups}/2")
+        return f"{'  ' * self.depth}{text}" + (f"   [{', '.join(marks)}]" if marks else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +79,16 @@ class SpfResult:
 
     def comment(self, receiver: str = "") -> str:
         who = f"{receiver}: " if receiver else ""
-        s, ip, d = self.sender, self.ip, self.domain
+        ip, d = self.ip, self.domain
+        # libspf2's wording (what Exim writes), so the two can be compared line by line
         text = {
-            "pass": f"domain of {s} designates {ip} as permitted sender",
-            "fail": f"domain of {s} does not designate {ip} as permitted sender",
-            "softfail": f"domain of transitioning {s} does not designate {ip} as permitted sender",
-            "neutral": f"{ip} is neither permitted nor denied by domain of {s}",
-            "none": f"{d} does not designate permitted sender hosts",
-            "permerror": f"permanent error in processing domain of {d}: {self.problem}",
-            "temperror": f"temporary error in processing during lookup of {d}: {self.problem}",
+            "pass": f"domain of {d} designates {ip} as permitted sender",
+            "fail": f"domain of {d} does not designate {ip} as permitted sender",
+            "softfail": f"transitioning domain of {d} does not designate {ip} as permitted sender",
+            "neutral": f"{ip} is neither permitted nor denied by domain of {d}",
+            "none": f"domain of {d} does not provide an SPF record",
+            "permerror": f"error in processing during lookup of domain of {d}: {self.problem}",
+            "temperror": f"encountered temporary error during SPF processing of domain of {d}: {self.problem}",
         }[self.result]
         return f"{who}{text}"
 
