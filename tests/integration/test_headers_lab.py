@@ -58,3 +58,32 @@ def test_delivered_without_delay_is_not_blamed_on_us(lab: LabRun, cli: Callable[
     assert doc["local"]["deferrals"] == []
     assert doc["verdict"]["where"] == "none"
     assert doc["hops"][0]["authenticated"] is True
+
+
+def _bounce_for(paths: list[Path], marker: str) -> Path:
+    for path in paths:
+        if marker in path.read_text(errors="replace"):
+            return path
+    pytest.fail(f"no bounce carrying {marker}")
+
+
+def test_exim_bounce_carries_the_original_and_joins_our_log(lab: LabRun, cli: Callable[..., Any]) -> None:
+    sc = lab.scenarios["remote_user_unknown"]
+    bounce = _bounce_for(lab.bounces, "mdlab-remote_user_unknown-")
+    doc = cli("headers", str(bounce), "--log", str(lab.mainlog), "--format", "json").json()
+    assert doc["source"] == "embedded message/rfc822"
+    assert doc["message_id"] == "<mdlab-remote_user_unknown-1@alice-shop.test>"
+    assert doc["local"]["matched_by"] == f"exim id {sc.message_ids[0]}"
+    assert doc["local"]["final_status"] == "failed"
+    verdict = next(f for f in doc["findings"] if f["id"] == "headers.verdict")
+    assert "has not delivered it (failed)" in verdict["title"] and "550" in verdict["explanation"]
+
+
+def test_postfix_bounce_joins_the_postfix_log(lab: LabRun, cli: Callable[..., Any]) -> None:
+    sc = lab.scenarios["postfix_bounce"]
+    bounce = _bounce_for(lab.postfix_bounces, "mdlab-postfix_bounce-")
+    doc = cli("headers", str(bounce), "--log", str(lab.postfix_log), "--format", "json").json()
+    assert doc["source"] == "embedded message/rfc822"
+    assert doc["hops"][-1]["id"] == sc.message_ids[0]
+    assert doc["local"]["matched_by"] == f"postfix id {sc.message_ids[0]}"
+    assert doc["local"]["final_status"] == "failed"

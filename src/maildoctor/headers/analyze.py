@@ -251,16 +251,21 @@ def _verdict_finding(verdict: Verdict, local: LocalJoin | None) -> Finding:
     severity = Severity.INFO
     if verdict.where == "on_our_server" and (verdict.here_seconds or 0) >= SIGNIFICANT_SECONDS:
         severity = Severity.WARNING
+    title = {
+        "on_our_server": "The delay was on our server",
+        "before_us": "The delay was before the message reached us",
+        "after_us": "The delay was after our server",
+        "none": "No significant delay",
+        "unknown": "Where the delay was",
+    }[verdict.where]
+    status = local.story.final_status if local is not None else "delivered"
+    if status in ("failed", "partial", "deferred", "frozen", "pending"):
+        title += f"; our server has not delivered it ({status})"
+        severity = Severity.WARNING
     return Finding(
         "headers.verdict",
         severity,
-        {
-            "on_our_server": "The delay was on our server",
-            "before_us": "The delay was before the message reached us",
-            "after_us": "The delay was after our server",
-            "none": "No significant delay",
-            "unknown": "Where the delay was",
-        }[verdict.where],
+        title,
         "\n".join([verdict.summary, *verdict.reasons]),
         evidence=tuple(evidence),
         fix=verdict.fixes,

@@ -291,6 +291,29 @@ def decide(chain: Chain, local: LocalJoin | None) -> Verdict:
     """Where the delay was: before reaching us, on our server (and why), or after us."""
     if local is None:
         return _headers_only(chain)
+    verdict = _decide_joined(chain, local)
+    outcome = _undelivered(local)
+    if outcome:
+        return dataclasses.replace(verdict, summary=f"{verdict.summary} {outcome}")
+    return verdict
+
+
+def _undelivered(local: LocalJoin) -> str:
+    """A sentence when our server has not (fully) delivered the message; '' when it has."""
+    story = local.story
+    if story.final_status in ("delivered", "completed", "unknown"):
+        return ""
+    lines = []
+    for r in story.recipients:
+        if r.status in ("failed", "deferred", "pending"):
+            answer = f": {r.last_response}" if r.last_response else ""
+            lines.append(f"{r.address} {r.status}{answer}")
+    detail = "; ".join(lines[:3])
+    hint = " (maildoctor bounce FILE explains a bounce)" if story.final_status in ("failed", "partial") else ""
+    return f"Our server has not delivered it ({story.final_status}){': ' + detail if detail else ''}.{hint}"
+
+
+def _decide_joined(chain: Chain, local: LocalJoin) -> Verdict:
     stamped = [h for h in chain.hops if h.time is not None]
     our = chain.hops[local.hop_index - 1] if local.hop_index else None
     first = stamped[0].time if stamped else None
