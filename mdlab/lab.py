@@ -16,7 +16,14 @@ from typing import Any
 from . import topology as t
 from .collect import classify, maildir_messages, snapshot
 from .nsenv import Namespace, NamespaceError
-from .postfix import POSTFIX_ROOT, postfix_available, postfix_dir, postfix_master_argv, prepare_postfix
+from .postfix import (
+    POSTFIX_ROOT,
+    postfix_available,
+    postfix_command,
+    postfix_dir,
+    postfix_master_argv,
+    prepare_postfix,
+)
 from .scenarios import run_scenarios
 from .tree import build_tree
 
@@ -86,6 +93,14 @@ class LabRun:
 
     def exim(self, *args: str) -> subprocess.CompletedProcess[Any]:
         return self.lab.exim(*args)
+
+    def postfix(self, command: str, *args: str) -> subprocess.CompletedProcess[Any]:
+        """A Postfix command with the lab's configuration, e.g. postfix("postqueue", "-j")."""
+        return self.lab.postfix(command, *args)
+
+    @property
+    def postfix_queue(self) -> Path:
+        return postfix_dir(self.lab.workdir) / "spool"
 
 
 def check_available() -> None:
@@ -262,6 +277,9 @@ class Lab:
             scenarios=scenarios,
             timings={"startup": self.startup_seconds, "scenarios": ran},
         )
+
+    def postfix(self, command: str, *args: str) -> subprocess.CompletedProcess[Any]:
+        return self.ns.run(postfix_command(self.workdir, command, *args))
 
     def remote_exim(self, *args: str) -> subprocess.CompletedProcess[Any]:
         return self.ns.run([EXIM, "-C", str(self.workdir / "remote" / "exim.conf"), *args])

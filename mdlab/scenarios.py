@@ -65,6 +65,8 @@ def _sends() -> list[Send]:
              "remote MX answers 421 at greeting: stays queued"),
         Send("remote_blocked_spam", "failed", s, ["buyer@remote.test"], "You are a WINNER - claim now",
              "remote MX answers 554 5.7.1 after DATA: bounce to the sender"),
+        Send("default_address", "delivered", "partner@remote.test", ["anything@bob-blog.test"], "Comment on your post",
+             "unknown address on bob-blog.test hits the default address '*: bob': main mailbox /home/bob/mail"),
         Send("fail_forwarder", "failed", s, ["gone@alice-shop.test"], "Your order",
              "valias gone@alice-shop.test is ':fail: No such person at this address': local bounce"),
         Send("default_fail", "rejected", "friend@spf-pass.test", ["nobody@alice-shop.test"], "Hello",
@@ -161,18 +163,22 @@ def run_scenarios(lab: Lab, scenario_cls: type[Scenario], log: Callable[[str], N
     scenarios["script_flood"] = _script_flood(lab, scenario_cls)
     sent_at["script_flood"] = time.monotonic()
     log(f"sent {len(scenarios)} scenarios")
-    settle(lab)
+    _settle_or_say(lab, log, "first delivery attempts")
 
     # Queue run 1: the greylisted-once message is delivered, delay warnings go out.
     _sleep_until(sent_at["delay_warning"] + QUEUE_RUN_1_AFTER)
     lab.exim("-qf")
-    settle(lab)
+    _settle_or_say(lab, log, "queue run 1")
     # Queue run 2: dead.test is past its retry cutoff, so it bounces with "retry timeout exceeded".
     _sleep_until(sent_at["retry_timeout"] + QUEUE_RUN_2_AFTER)
     lab.exim("-qf")
-    settle(lab)
+    _settle_or_say(lab, log, "queue run 2")
     _link_children(lab, scenarios)
     return scenarios
+
+
+def _settle_or_say(lab: Lab, log: Callable[[str], None], stage: str) -> None:
+    log(f"{stage}: settled" if settle(lab) else f"{stage}: still delivering after 30s, going on")
 
 
 def _script_flood(lab: Lab, scenario_cls: type[Scenario], count: int = 30) -> Scenario:
@@ -219,7 +225,7 @@ def _busy(lab: Lab) -> bool:
     return any('"queue_name": "active"' in line or '"queue_name": "incoming"' in line for line in q.stdout.splitlines())
 
 
-def settle(lab: Lab, timeout: float = 30.0, quiet: float = 0.6) -> None:
+def settle(lab: Lab, timeout: float = 30.0, quiet: float = 0.6) -> bool:
     """Wait until nothing has been delivering for `quiet` seconds (bounded by `timeout`)."""
     deadline = time.monotonic() + timeout
     calm_since: float | None = None
@@ -229,8 +235,9 @@ def settle(lab: Lab, timeout: float = 30.0, quiet: float = 0.6) -> None:
         elif calm_since is None:
             calm_since = time.monotonic()
         elif time.monotonic() - calm_since >= quiet:
-            return
+            return True
         time.sleep(0.1)
+    return False
 
 
 def _link_children(lab: Lab, scenarios: dict[str, Scenario]) -> None:

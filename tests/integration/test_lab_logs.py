@@ -40,8 +40,11 @@ def test_panic_log_is_empty(lab: LabRun) -> None:
     assert lab.paniclog.read_text() == ""
 
 
-@pytest.mark.parametrize("name", ["delivered_local", "spf_pass", "spf_softfail_logged", "spf_neutral",
-                                  "spf_permerror", "auth_submission", "auth_smtps", "delayed_then_delivered"])
+DELIVERED = ["delivered_local", "default_address", "spf_pass", "spf_softfail_logged", "spf_neutral", "spf_permerror",
+             "auth_submission", "auth_smtps", "delayed_then_delivered"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DELIVERED)
 def test_delivered_scenarios_have_arrival_delivery_and_completion(lab: LabRun, name: str) -> None:
     sc = lab.scenarios[name]
     lines = lines_for(lab, first_id(lab, name))

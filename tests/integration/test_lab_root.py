@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import json
 import re
 
 import pytest
@@ -112,3 +113,19 @@ def test_delivered_local_messages_carry_received_headers(lab: LabRun) -> None:
     assert "Received-SPF: pass (host.lab-hosting.test: domain of spf-pass.test designates 198.51.100.10" in (
         spf[0].read_text()
     )
+
+
+def test_default_address_delivers_to_the_main_mailbox(lab: LabRun) -> None:
+    (path,) = lab.scenarios["default_address"].files
+    assert path.parent == lab.root / "home/bob/mail/new"
+    assert "Envelope-to: anything@bob-blog.test" in path.read_text()
+
+
+def test_postfix_queue_holds_the_deferred_message(lab: LabRun) -> None:
+    deferred = lab.scenarios["postfix_deferred"].message_ids[0]
+    entries = [json.loads(line) for line in lab.postfix("postqueue", "-j").stdout.splitlines()]
+    assert [e["queue_id"] for e in entries] == [deferred]
+    (rcpt,) = entries[0]["recipients"]
+    assert rcpt["address"] == "greylist@remote.test"
+    assert "451 4.7.1 Greylisted" in rcpt["delay_reason"]
+    assert any(lab.postfix_queue.glob(f"deferred/*/{deferred}"))
