@@ -60,6 +60,8 @@ def command(source: str, logs: tuple[str, ...], root: Path | None, fmt: str) -> 
     FILE is a .eml message, pasted headers (Outlook's "Internet headers" work) or a bounce that
     carries the original; '-' or nothing reads stdin.
     """
+    if source == "-" and "-" in logs:
+        raise UsageError("stdin cannot be both the headers and the log: give the headers or the log as a file")
     data = _read_input(source)
     headers = parse_header_text(data)
     if not headers.fields:

@@ -89,3 +89,8 @@ def test_missing_log_still_prints(tmp_path: Path, cli: Callable[..., Any]) -> No
     eml.write_text(HEADERS)
     res = cli("headers", str(eml), "--log", str(tmp_path / "nolog"), "--format", "json")
     assert res.code == 2 and res.json()["hops"] and "nolog: no such file" in res.err
+
+
+def test_stdin_cannot_be_headers_and_log(cli: Callable[..., Any]) -> None:
+    res = cli("headers", "-", "--log", "-", stdin=HEADERS)
+    assert res.code == 2 and "stdin cannot be both" in res.err

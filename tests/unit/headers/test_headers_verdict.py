@@ -147,3 +147,16 @@ def test_found_by_message_id_quick_here_points_at_the_slow_hop(tmp_path: Path) -
     assert local is not None and local.hop_index is None
     v = decide(chain, local)
     assert v.where == "unknown" and v.summary.startswith("Our server handled it in 2 s") and "hop 2" in v.summary
+
+
+def test_still_queued_message_is_reported_as_not_delivered(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_text("".join(line + "\n" for line in DEFERRED_LOG.splitlines()[:3]))  # deferred twice, no delivery
+    headers = parse_header_text(_headers("Mon, 1 Jan 2024 12:00:00 +0000", "Mon, 1 Jan 2024 13:00:04 +0000"))
+    chain = analyze_chain(headers.get_all("Received"))
+    local, _ = read_local(chain, None, [log])
+    assert local is not None and local.story.final_status == "deferred"
+    report = analyze_headers(headers, local)
+    verdict = next(f for f in report.findings if f.id == "headers.verdict")
+    assert "has not delivered it (deferred)" in verdict.title and verdict.severity.value == "warning"
+    assert "bob@example.com deferred" in verdict.explanation and "Greylisted" in verdict.explanation
