@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import mmap
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,14 +30,24 @@ from typing import IO, Any
 WINDOW = 16 * 1024 * 1024
 CONTEXT = 4096
 PARALLEL_MIN = 64 * 1024 * 1024  # smaller files are searched in-process
+FOLLOW_STEP = 16 * 1024  # first search step of a follow-up needle
+BATCH = 8  # this many lagging follow-up needles are searched together with one regex
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 _PAGE = mmap.ALLOCATIONGRANULARITY
 
-_np: Any
-try:  # numpy counts newlines ~3x faster than bytes.count, without copying the map
-    import numpy as _np
-except ImportError:  # pragma: no cover - depends on the environment
-    _np = None
+_NUMPY: list[Any] = []  # [module or None], imported on first need: it costs 0.1-0.2 s at start-up
+
+
+def _numpy() -> Any:
+    """numpy counts newlines ~3x faster than bytes.count, without copying the map (optional)."""
+    if not _NUMPY:
+        try:
+            import numpy
+
+            _NUMPY.append(numpy)
+        except ImportError:  # pragma: no cover - depends on the environment
+            _NUMPY.append(None)
+    return _NUMPY[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +68,14 @@ def _count_nl(buf: Any, a: int, b: int) -> int:
         return 0
     if isinstance(buf, bytes):
         return buf.count(b"\n", a, b)
+    if b - a < 65536:
+        return bytes(buf[a:b]).count(b"\n")
+    np = _numpy()
     total = 0
     while a < b:  # bounded temporary arrays
         e = min(b, a + WINDOW)
-        if _np is not None:
-            total += int(_np.count_nonzero(_np.frombuffer(buf, dtype=_np.uint8, count=e - a, offset=a) == 10))
+        if np is not None:
+            total += int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8, count=e - a, offset=a) == 10))
         else:
             total += bytes(buf[a:e]).count(b"\n")
         a = e
@@ -182,41 +196,65 @@ class NeedleScanner:
         return sorted(found.items())
 
     def _sweep(self, m: mmap.mmap, size: int, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:
+        """Hand every hit to on_hit in file order: the first phase's hits and follow-up needles' hits.
+
+        Follow-up needles are searched lazily in growing steps from where they appeared (a message's
+        lines are usually a few KB apart), and only as far as needed to keep hits in order.
+        """
+        state: dict[bytes, list[int]] = {}  # follow-up needle -> [searched up to, next step]
+        heap: list[tuple[int, int]] = []  # (line start, line number or 0 when not known yet)
         ti = 0
         ref_off, ref_line = 0, 1  # a known (line start, line number) pair
-        cursor = 0
-        while ti < len(triggers) or (self.active and cursor < size):
-            if not self.active:
-                cursor = max(cursor, triggers[ti][0])  # nothing to follow: jump to the next hit
-            end_w = min(size, cursor + WINDOW)
-            if end_w < size:
-                nl = m.rfind(b"\n", cursor, end_w)
-                end_w = nl + 1 if nl >= cursor else size
-            heap: list[tuple[int, int]] = []  # (line start, line number or 0 when not known yet)
-            while ti < len(triggers) and triggers[ti][0] < end_w:
-                heap.append(triggers[ti])
+        last_start = -1
+        while True:
+            nxt = heap[0][0] if heap else size
+            if ti < len(triggers) and triggers[ti][0] < nxt:
+                nxt = triggers[ti][0]
+            lag = [n for n in self.active if state[n][0] <= nxt and state[n][0] < size]
+            if lag:
+                self._extend(m, size, lag, state, heap)
+                continue
+            if ti < len(triggers) and (not heap or triggers[ti][0] <= heap[0][0]):
+                start, line_no = triggers[ti]
                 ti += 1
-            for n in self.active:
-                _push_needle(m, n, cursor, end_w, heap)
-            heapq.heapify(heap)
-            seen: set[int] = set()
-            while heap:
+            elif heap:
                 start, line_no = heapq.heappop(heap)
-                if start in seen:
-                    continue
-                seen.add(start)
-                if not line_no:
-                    line_no = ref_line + _count_nl(m, ref_off, start)
-                ref_off, ref_line = start, line_no
-                end = m.find(b"\n", start)
-                end = size if end < 0 else end
-                before = m[max(0, start - CONTEXT): start]
-                line = m[start:end].rstrip(b"\r")
-                for new in on_hit(Hit(line_no, line, before)):
-                    if self.add(new):
-                        _push_needle(m, new, end, end_w, heap)
-            _drop(m, cursor, end_w)
-            cursor = end_w
+            else:
+                break
+            if start <= last_start:
+                continue  # the same line found by two needles
+            end = m.find(b"\n", start)
+            end = size if end < 0 else end
+            line = m[start:end].rstrip(b"\r")
+            if not line_no and not any(n in line for n in self.active):
+                continue  # found ahead by a follow-up needle that was retired since
+            last_start = start
+            if not line_no:
+                line_no = ref_line + _count_nl(m, ref_off, start)
+            ref_off, ref_line = start, line_no
+            before = m[max(0, start - CONTEXT): start]
+            for new in on_hit(Hit(line_no, line, before)):
+                if self.add(new):
+                    state[new] = [end, FOLLOW_STEP]
+
+    def _extend(self, m: mmap.mmap, size: int, lag: list[bytes], state: dict[bytes, list[int]],
+                heap: list[tuple[int, int]]) -> None:
+        """Search lagging follow-up needles one step further (many at once with one regex)."""
+        if len(lag) >= BATCH:
+            lo = min(state[n][0] for n in lag)
+            hi = _line_end(m, min(size, lo + WINDOW), size)
+            pattern = re.compile(b"|".join(re.escape(n) for n in self.active))
+            for mt in pattern.finditer(m, lo, hi):
+                heapq.heappush(heap, (m.rfind(b"\n", 0, mt.start()) + 1, 0))
+            for n in self.active:
+                if state[n][0] >= lo:
+                    state[n][0] = max(state[n][0], hi)
+            return
+        for n in lag:
+            a, step = state[n]
+            b = _line_end(m, min(size, a + step), size)
+            _push_needle(m, n, a, b, heap)
+            state[n] = [b, min(WINDOW, step * 4)]
 
     # --- streams (decompressors, stdin): one pass over windows of whole lines ----------------
     def scan(self, fh: IO[bytes], on_hit: OnHit) -> None:
@@ -295,3 +333,11 @@ def _push_needle(m: mmap.mmap, needle: bytes, a: int, b: int, heap: list[tuple[i
         if nxt < 0:
             break
         pos = m.find(needle, nxt, b)
+
+
+def _line_end(m: mmap.mmap, pos: int, size: int) -> int:
+    """The offset just after the line containing pos (or size)."""
+    if pos >= size:
+        return size
+    nl = m.find(b"\n", pos)
+    return size if nl < 0 else nl + 1
