@@ -55,7 +55,7 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else cli.get_help(click.Context(cli)))
         return 2
     except click.UsageError as exc:
-        where = f" (see 'maildoctor {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else ""
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx and exc.ctx.parent else ""
         return _fail(f"{exc.format_message()}{where}", 2)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
