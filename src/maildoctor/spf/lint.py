@@ -116,8 +116,9 @@ class _Linter:
                 elif t.qualifier == "?":
                     self.add("all_neutral", "", f"The record of {domain} ends with '{t.text}'.",
                              (Evidence("dns", rec, source=f"{domain} TXT"),), subject=domain)
-                after = [x.text for x in mechs[i + 1:]] + [x.text for x in parsed.terms
-                                                            if x.kind == "modifier" and x.name == "redirect"]
+                after = [x.text for x in mechs[i + 1:]] + [
+                    x.text for x in parsed.terms if x.kind == "modifier"
+                    and (x.name == "redirect" or (x.name != "exp" and x.position > t.position))]
                 if after:
                     self.add("after_all", "", f"Never evaluated: {' '.join(after)}",
                              (Evidence("dns", rec, source=f"{domain} TXT"),), subject=domain)
@@ -125,6 +126,10 @@ class _Linter:
             if t.name == "ptr":
                 self.add("ptr", "", f"'{t.text}' in the record of {domain}.",
                          (Evidence("dns", rec, source=f"{domain} TXT"),), subject=domain)
+        for t in parsed.terms:
+            if t.kind == "modifier" and t.name not in ("redirect", "exp"):
+                self.add("unknown_modifier", f"Unknown modifier '{t.text}' in the record of {domain}",
+                         evidence=(Evidence("dns", rec, source=f"{domain} TXT"),), subject=domain)
         if not any(t.name == "all" for t in mechs) and parsed.modifier("redirect") is None and parsed.ok:
             self.add("no_all", "", f"The record of {domain} ends without a policy for other IPs.",
                      (Evidence("dns", rec, source=f"{domain} TXT"),), subject=domain)
@@ -241,7 +246,7 @@ def _answer_size(domain: str, strings: list[list[str]]) -> int:
     qname = len(domain.rstrip(".")) + 2
     size = 12 + qname + 4
     for parts in strings:
-        rdlen = sum(len(s.encode()) + 1 for s in parts)
+        rdlen = sum(len(s.encode("utf-8", errors="replace")) + 1 for s in parts)
         size += 2 + 10 + rdlen
     return size
 
