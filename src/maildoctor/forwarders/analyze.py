@@ -18,7 +18,7 @@ from maildoctor.forwarders.pipes import analyze_pipe, owners_trusted, read_pipe_
 from maildoctor.forwarders.srs import SrsState, read_srs_state
 from maildoctor.forwarders.texts import make_finding
 from maildoctor.model import Evidence, Finding, Severity
-from maildoctor.server.accounts import Account, find_account, find_mailbox, is_local_domain, read_passwd
+from maildoctor.server.accounts import Account, find_account, find_mailbox, read_passwd
 from maildoctor.server.aliases import (
     AliasEntry,
     read_directadmin_aliases,
@@ -30,7 +30,10 @@ from maildoctor.server.aliases import (
     under,
 )
 from maildoctor.server.forward import read_forward
-from maildoctor.server.routing import Delivery, route_address
+from maildoctor.server.routing import Delivery, Router
+
+
+MAX_EVIDENCE = 25  # a grouped finding shows this many lines; `count` says how many there are
 
 
 def server_path(root: Path, path: Path | str) -> str:
@@ -100,13 +103,14 @@ class _Analysis:
         self.seen_loops: set[frozenset[str]] = set()
         self.accounts: dict[str, Account | None] = {}
         self.pipes = 0
+        self.router = Router(root)
 
     def add(self, finding_id: str, evidence: list[Evidence], subject: str, **fields: Any) -> None:
         self.findings.append(make_finding(finding_id, evidence, subject, **fields))
 
     def is_local(self, address: str) -> bool:
         """A bare local part is local; otherwise the domain must be delivered here."""
-        return "@" not in address or is_local_domain(self.root, address.rpartition("@")[2])
+        return "@" not in address or self.router.domain(address.rpartition("@")[2].lower()).local
 
     def ev(self, e: AliasEntry) -> Evidence:
         return Evidence("file", e.raw, server_path(self.root, e.file), e.line)
@@ -245,7 +249,7 @@ class _Analysis:
             elif t.kind == "address":
                 self.address_target(e, t.value, f)
         if not e.is_default:
-            for d in route_address(self.root, e.address).deliveries:
+            for d in self.router.route(e.address).deliveries:
                 cycle = d.loop
                 if cycle and frozenset(cycle) not in self.seen_loops:
                     self.seen_loops.add(frozenset(cycle))
@@ -267,10 +271,10 @@ class _Analysis:
         if "@" not in target:
             return  # a bare local part is a system user; routed by the system routers
         domain = target.rpartition("@")[2].lower()
-        if not is_local_domain(self.root, domain):
+        if not self.router.domain(domain).local:
             self.external[e.domain or "(system aliases)"].append((e, target))
             return
-        for d in route_address(self.root, target).deliveries:
+        for d in self.router.route(target).deliveries:
             first_via = d.hops[0].via if d.hops else ""
             missing = d.kind == "unrouteable" or first_via.endswith("-default") or d.exists is False
             if missing and d.chain[0] == target.lower():
@@ -295,7 +299,7 @@ class _Analysis:
             return
         for domain, items in sorted(self.external.items()):
             targets = sorted({t for _e, t in items})
-            evs = [self.ev(e) for e, _t in items]
+            evs = [self.ev(e) for e, _t in items[:MAX_EVIDENCE]]
             self.findings.append(
                 make_finding(
                     "forwarders.external_no_srs",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from maildoctor.server.aliases import _logical_lines, _split_key, read_text, under
@@ -36,8 +37,20 @@ class Mailbox:
     line: int | None = None
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    return list(_logical_lines(read_text(path))) if path.is_file() else []
+@lru_cache(maxsize=4096)
+def _lines_cached(path: str, _mtime_ns: int, _size: int) -> tuple[tuple[int, str], ...]:
+    return tuple(_logical_lines(read_text(Path(path))))
+
+
+def _lines(path: Path) -> tuple[tuple[int, str], ...]:
+    """Logical lines of a small config file, cached while its mtime and size stay the same."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ()
+    if not path.is_file():
+        return ()
+    return _lines_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
 def read_localdomains(root: Path) -> frozenset[str]:

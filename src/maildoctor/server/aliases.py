@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -236,6 +237,22 @@ def read_text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=2048)
+def _parse_cached(
+    path: str, _mtime_ns: int, _size: int, domain: str, source: str, colon: bool
+) -> tuple[AliasEntry, ...]:
+    return tuple(parse_alias_file(read_text(Path(path)), Path(path), domain, source, colon))
+
+
+def read_alias_file(path: Path, domain: str = "", source: str = "valiases", colon: bool = True) -> list[AliasEntry]:
+    """parse_alias_file on a file, cached while the file's mtime and size stay the same.
+
+    Routing a whole server looks the same files up thousands of times; this keeps it linear.
+    """
+    st = path.stat()
+    return list(_parse_cached(str(path), st.st_mtime_ns, st.st_size, domain, source, colon))
+
+
 def _domain_files(directory: Path, domain: str | None) -> list[Path]:
     if domain is not None:
         p = directory / domain.lower()
@@ -249,7 +266,7 @@ def read_valiases(root: Path, domain: str | None = None) -> list[AliasEntry]:
     """cPanel forwarders: ``ROOT/etc/valiases/DOMAIN`` (one file per domain)."""
     out: list[AliasEntry] = []
     for path in _domain_files(under(root, "/etc/valiases"), domain):
-        out.extend(parse_alias_file(read_text(path), path, domain=path.name.lower(), source="valiases"))
+        out.extend(read_alias_file(path, domain=path.name.lower(), source="valiases"))
     return out
 
 
@@ -278,7 +295,7 @@ def read_system_aliases(root: Path) -> list[AliasEntry]:
     path = under(root, "/etc/aliases")
     if not path.is_file():
         return []
-    return parse_alias_file(read_text(path), path, source="aliases")
+    return read_alias_file(path, source="aliases")
 
 
 def read_directadmin_aliases(root: Path, domain: str | None = None) -> list[AliasEntry]:
@@ -291,7 +308,7 @@ def read_directadmin_aliases(root: Path, domain: str | None = None) -> list[Alia
     for d in dirs:
         path = d / "aliases"
         if path.is_file():
-            out.extend(parse_alias_file(read_text(path), path, domain=d.name.lower(), source="directadmin"))
+            out.extend(read_alias_file(path, domain=d.name.lower(), source="directadmin"))
     return out
 
 
@@ -328,7 +345,7 @@ def read_postfix_virtual(root: Path) -> list[AliasEntry]:
     for server_path in postfix_map_files(root)["virtual_alias_maps"]:
         path = under(root, server_path)
         if path.is_file():
-            for e in parse_alias_file(read_text(path), path, source="postfix-virtual", colon=False):
+            for e in read_alias_file(path, source="postfix-virtual", colon=False):
                 # A key without @ in virtual(5) is a domain line for virtual alias domains: skip.
                 if e.domain:
                     out.append(e)
@@ -343,7 +360,7 @@ def read_postfix_aliases(root: Path) -> list[AliasEntry]:
             continue
         path = under(root, server_path)
         if path.is_file():
-            out.extend(parse_alias_file(read_text(path), path, source="postfix-aliases"))
+            out.extend(read_alias_file(path, source="postfix-aliases"))
     return out
 
 

@@ -123,7 +123,26 @@ def _lookup(entries: list[AliasEntry], local: str) -> AliasEntry | None:
     return None
 
 
-class _Router:
+def _index(entries: list[AliasEntry]) -> dict[str, AliasEntry]:
+    """local part -> the first entry for it (Exim's lsearch takes the first matching line)."""
+    out: dict[str, AliasEntry] = {}
+    for e in entries:
+        out.setdefault(e.local_part, e)
+    return out
+
+
+@dataclass
+class _DomainData:
+    local: bool
+    exact: dict[str, AliasEntry]  # all sources, first line wins
+    virtual: dict[str, AliasEntry]  # Postfix virtual only (applies to non-local domains too)
+    default: AliasEntry | None
+    domain_aliases: list[AliasEntry]
+
+
+class Router:
+    """Routes addresses over one root; reuse one instance to route many addresses (files are read once)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.owners = read_userdomains(root)
@@ -132,6 +151,22 @@ class _Router:
         # and @localhost go through the system routers (aliases, .forward, the user's mailbox).
         self.qualify = qualify_domain(root)
         self.system_domains = {"localhost", *([self.qualify] if self.qualify else [])}
+        self._domains: dict[str, _DomainData] = {}
+        self._system_index = _index(self.system_aliases)
+
+    def domain(self, domain: str) -> _DomainData:
+        data = self._domains.get(domain)
+        if data is None:
+            per_domain = read_domain_aliases(self.root, domain)
+            data = _DomainData(
+                local=is_local_domain(self.root, domain),
+                exact=_index([e for e in per_domain if not e.is_default]),
+                virtual=_index([e for e in per_domain if e.source == "postfix-virtual" and not e.is_default]),
+                default=_lookup([e for e in per_domain if e.is_default], "*"),
+                domain_aliases=read_vdomainaliases(self.root, domain),
+            )
+            self._domains[domain] = data
+        return data
 
     def route(self, address: str) -> Route:
         return Route(address, tuple(self._route(address, (), frozenset(), None)))
@@ -153,18 +188,17 @@ class _Router:
         if not domain or domain in self.system_domains:
             yield from self._route_system(local, hops, seen, acct)
             return
-        per_domain = read_domain_aliases(self.root, domain)
-        if not is_local_domain(self.root, domain):
+        dd = self.domain(domain)
+        if not dd.local:
             # Postfix virtual_alias_maps rewrite any domain, local or not.
-            virtual = [e for e in per_domain if e.source == "postfix-virtual" and not e.is_default]
-            entry = _lookup(virtual, local)
+            entry = dd.virtual.get(local)
             if entry is not None and not skip("alias"):
                 yield from self._expand([entry], entry.source, hops, seen | {(key, "alias")}, acct)
                 return
             yield Delivery("remote", key, key, hops, acct)
             return
         owner = self.owners.get(domain)
-        entry = _lookup([e for e in per_domain if not e.is_default], local)
+        entry = dd.exact.get(local)
         if entry is not None and not skip("alias"):
             yield from self._expand([entry], entry.source, hops, seen | {(key, "alias")}, owner)
             return
@@ -172,14 +206,14 @@ class _Router:
         if mailbox is not None:
             yield Delivery("mailbox", key, str(mailbox.path), hops, owner, mailbox.exists)
             return
-        for dom_alias in read_vdomainaliases(self.root, domain):
+        for dom_alias in dd.domain_aliases:
             if skip("vdomainaliases"):
                 break
             target = dom_alias.targets[0].value
             hop = Hop(key, "vdomainaliases", dom_alias.file, dom_alias.line, dom_alias.raw)
             yield from self._route(f"{local}@{target}", (*hops, hop), seen | {(key, "vdomainaliases")}, owner)
             return
-        default = _lookup([e for e in per_domain if e.is_default], "*")
+        default = dd.default
         if default is not None and not skip("default"):
             via = f"{default.source}-default"
             yield from self._expand([default], via, hops, seen | {(key, "default")}, owner, key)
@@ -190,7 +224,7 @@ class _Router:
         self, local: str, hops: tuple[Hop, ...], seen: frozenset[tuple[str, str]], acct: str | None
     ) -> Iterator[Delivery]:
         shown = f"{local}@{self.qualify}" if self.qualify else local
-        entry = _lookup(self.system_aliases, local)
+        entry = self._system_index.get(local)
         if entry is not None and (local, "aliases") not in seen:
             yield from self._expand([entry], entry.source, hops, seen | {(local, "aliases")}, acct)
             return
@@ -262,7 +296,7 @@ class _Router:
 
 def route_address(root: Path, address: str) -> Route:
     """Every place `address` ends up on this server, with the files and lines that send it there."""
-    return _Router(root).route(address)
+    return Router(root).route(address)
 
 
 def domain_owner(root: Path, domain: str) -> str | None:
