@@ -10,7 +10,6 @@ the total is the last stamp minus the first.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from maildoctor.headers.dates import ParsedDate, parse_date
@@ -140,8 +139,8 @@ def analyze_chain(received_values: list[str], date_header: str | None = None) ->
         )
         for n, (rec, delay, skew, ref, dups) in enumerate(raw_hops, 1)
     )
-    stamped = [h for h in hops if h.time is not None]
-    total = (stamped[-1].time.utc - stamped[0].time.utc).total_seconds() if len(stamped) >= 2 else None  # type: ignore[union-attr]
+    times = [h.time for h in hops if h.time is not None]
+    total = (times[-1].utc - times[0].utc).total_seconds() if len(times) >= 2 else None
     slowest = max(
         (h for h in hops if h.delay_seconds is not None and h.delay_seconds > 0),
         key=lambda h: h.delay_seconds or 0.0,
@@ -149,12 +148,6 @@ def analyze_chain(received_values: list[str], date_header: str | None = None) ->
     )
     sender_clock = None
     sent = parse_date(date_header) if date_header else None
-    if sent is not None and stamped:
-        first = stamped[0].time
-        assert first is not None
-        sender_clock = SenderClock(sent, first, (first.utc - sent.utc).total_seconds())
+    if sent is not None and times:
+        sender_clock = SenderClock(sent, times[0], (times[0].utc - sent.utc).total_seconds())
     return Chain(hops, total, slowest, sender_clock, sum(dup_counts), truncated)
-
-
-def seconds_between(a: dt.datetime, b: dt.datetime) -> float:
-    return (b - a).total_seconds()

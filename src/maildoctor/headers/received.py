@@ -31,7 +31,6 @@ _ENV_SENDER = re.compile(r"envelope-sender\s*<([^<>\s]{0,320})>", re.IGNORECASE)
 _AUTH_SENDER = re.compile(
     r"\((?:authenticated sender:|authenticated as|authenticated user)\s*([^\s()]{1,320})\s*\)", re.IGNORECASE
 )
-_EXIM_AUTH = re.compile(r"\(Exim [\d.]{1,12}\)[^;]{0,200}?\bauthenticated_id:\s*([^\s()]{1,320})", re.IGNORECASE)
 _TLS_VERSION = re.compile(
     r"\b(TLSv?1(?:[._]\d)?|SSLv[23]|TLS1_\d|TLS1\.\d)\b|\bversion=(TLS[\w.]{1,12}|SSL[\w.]{1,12})", re.IGNORECASE
 )
@@ -272,6 +271,57 @@ def _mta(text: str) -> str | None:
     return None
 
 
+def _clauses(text: str) -> tuple[dict[str, str | None], list[str], str | None]:
+    """(clause values by keyword, loose tokens outside any clause, IBM-style trailing sender)."""
+    values: dict[str, str | None] = dict.fromkeys(KEYWORDS)
+    loose: list[str] = []
+    trailing_sender: str | None = None
+    current: str | None = None
+    buf: list[str] = []
+
+    def flush() -> None:
+        nonlocal trailing_sender
+        if current is None:
+            loose.extend(buf)
+        elif current in ("id", "for"):
+            # id and for hold one token; the rest are comments (Gmail's TLS note after 'for <x>')
+            head = buf[0].rstrip(";") if buf else ""
+            loose.extend(buf[1:])
+            if head:
+                values[current] = _join(values[current], head)
+        else:
+            val = " ".join(buf).strip(" ;")
+            if current == "from" and values["from"] is not None and val.startswith("<"):
+                trailing_sender = val.strip("<>")  # IBM: "... for <rcpt> from <sender>"
+            else:
+                values[current] = _join(values[current], val)
+
+    for tok in _tokens(text):
+        low = tok.lower()
+        if low in KEYWORDS:
+            flush()
+            current, buf = low, []
+        else:
+            buf.append(tok)
+    flush()
+    return values, loose, trailing_sender
+
+
+def _security(text: str, protocol: str | None, with_clause: str) -> tuple[bool, str | None, str | None]:
+    """(tls used, TLS version, cipher) from the protocol name (RFC 3848 ESMTPS...) and the notes
+    MTAs add: Postfix '(using TLSv1.3 with cipher ...)', Exim '(TLS1.3) tls CIPHER', Sendmail and
+    Microsoft 'version=... cipher=...', qmail-style 'ESMTP/TLS/CIPHER'."""
+    tls_m = _TLS_VERSION.search(text)
+    cipher_m = _CIPHER.search(text)
+    version = (tls_m.group(1) or tls_m.group(2)) if tls_m else None
+    cipher = (cipher_m.group(1) or cipher_m.group(2)) if cipher_m else None
+    first = with_clause.split()[0].upper() if with_clause.split() else ""
+    tls = bool(
+        version or cipher or (protocol and _TLS_PROTOCOLS.match(protocol)) or _TLS_NOTES.search(text) or "/TLS" in first
+    )
+    return tls, version, cipher
+
+
 def parse_received(value: str | None) -> Received:
     """Parse a Received header value (with or without the 'Received:' name); never raises."""
     if value is None:
@@ -283,64 +333,21 @@ def parse_received(value: str | None) -> Received:
     clauses_text, date_text, date = _split_date(text)
     if date is None:
         problems.append("no date" if not date_text else f"unreadable date: {date_text[:80]}")
-
-    values: dict[str, str | None] = dict.fromkeys(KEYWORDS)
-    loose: list[str] = []
-    current: str | None = None
-    buf: list[str] = []
-    envelope_from_kw: str | None = None
-
-    def flush() -> None:
-        nonlocal envelope_from_kw
-        if current is None:
-            loose.extend(buf)
-            return
-        if current in ("id", "for") and buf:
-            # id and for hold one token; the rest are comments (Gmail's TLS note after 'for <x>')
-            head = buf[0].rstrip(";")
-            loose.extend(buf[1:])
-            values[current] = _join(values[current], head) if head else values[current]
-            return
-        val = " ".join(buf).strip(" ;")
-        if current == "from" and values["from"] is not None and val.startswith("<"):
-            envelope_from_kw = val.strip("<>")  # IBM: "... for <rcpt> from <sender>"
-            return
-        values[current] = _join(values[current], val)
-
-    for tok in _tokens(clauses_text):
-        low = tok.lower()
-        if low in KEYWORDS:
-            flush()
-            current, buf = low, []
-        else:
-            buf.append(tok)
-    flush()
+    values, loose, trailing_sender = _clauses(clauses_text)
 
     by_words = _tokens(values["by"] or "")
-    by_host = by_words[0] if by_words and not by_words[0].startswith("(") else None
+    by_host = by_words[0].rstrip(".;") if by_words and not by_words[0].startswith("(") else None
     if values["by"] is None and loose and loose[0].startswith("(") and values["from"] is None:
         # qmail writes "(qmail 123 invoked from network)": the comment names the agent that added it
         values["by"] = loose.pop(0)[1:-1].strip()
-
     from_clause = values["from"] or ""
     from_host, helo, rdns = _from_details(from_clause) if from_clause else (None, None, None)
     by_ips = find_ips(values["by"] or "")
-    with_words = (values["with"] or "").split()
     protocol = _protocol(values["with"] or "")
-
-    whole = text
-    tls_m = _TLS_VERSION.search(whole)
-    cipher_m = _CIPHER.search(whole)
-    tls_version = (tls_m.group(1) or tls_m.group(2)) if tls_m else None
-    tls_cipher = (cipher_m.group(1) or cipher_m.group(2)) if cipher_m else None
-    tls = bool(tls_version or tls_cipher or (protocol and _TLS_PROTOCOLS.match(protocol)) or _TLS_NOTES.search(whole))
-    if protocol and "/TLS" in (with_words[0] if with_words else "").upper():
-        tls = True
-    auth_m = _AUTH_SENDER.search(whole) or _EXIM_AUTH.search(whole)
-    authenticated = bool(auth_m or (protocol and _AUTH_PROTOCOLS.match(protocol)))
-    env_from = _ENV_FROM.search(whole)
-    env_sender = _ENV_SENDER.search(whole)
-    for_addr = (values["for"] or "").split(";")[0].strip().strip("<>") or None
+    tls, tls_version, tls_cipher = _security(text, protocol, values["with"] or "")
+    auth_m = _AUTH_SENDER.search(text)
+    env_from = _ENV_FROM.search(text)
+    env_sender = _ENV_SENDER.search(text)
 
     return Received(
         raw=text,
@@ -356,18 +363,18 @@ def parse_received(value: str | None) -> Received:
         helo=helo,
         rdns=rdns,
         ip=_client_ip(from_clause) if from_clause else None,
-        by_host=by_host.rstrip(".;") if by_host else None,
+        by_host=by_host or None,
         by_ip=by_ips[0] if by_ips else None,
         protocol=protocol,
         tls=tls,
         tls_version=tls_version,
         tls_cipher=tls_cipher,
-        authenticated=authenticated,
+        authenticated=bool(auth_m or (protocol and _AUTH_PROTOCOLS.match(protocol))),
         auth_user=auth_m.group(1) if auth_m else None,
-        envelope_from=(env_from.group(1) if env_from else envelope_from_kw),
+        envelope_from=env_from.group(1) if env_from else trailing_sender,
         envelope_sender=env_sender.group(1) if env_sender else None,
-        for_address=for_addr,
-        mta=_mta(whole),
+        for_address=(values["for"] or "").strip("<>") or None,
+        mta=_mta(text),
         comments=tuple(loose),
         problems=tuple(problems),
     )
