@@ -32,7 +32,6 @@ from maildoctor.server.aliases import (
 from maildoctor.server.forward import read_forward
 from maildoctor.server.routing import Delivery, Router
 
-
 MAX_EVIDENCE = 25  # a grouped finding shows this many lines; `count` says how many there are
 
 
