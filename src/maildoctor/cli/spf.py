@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from pathlib import Path
@@ -18,6 +19,17 @@ from maildoctor.spf.lint import lint_domain, render_tree
 from maildoctor.spf.logline import SpfRejection, parse_spf_rejection
 from maildoctor.spf.observed import read_observed_senders
 from maildoctor.spf.report import analyze_result, render_check
+
+_DOMAIN_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _domain_arg(domain: str, option: str = "DOMAIN") -> str:
+    """A domain given on the command line, checked before any DNS query is sent."""
+    name = domain.strip().rstrip(".")
+    problem = domain_problem(name) or (None if _DOMAIN_CHARS.match(name) else "not a domain name")
+    if problem:
+        raise UsageError(f"{option} {domain!r}: {problem}")
+    return name
 
 
 @click.group("spf")
@@ -97,9 +109,7 @@ def check(ip: str | None, sender: str | None, helo: str, record: str | None, fro
 @format_option
 def lint(domain: str, record: str | None, dns_server: str | None, fmt: str) -> int:
     """Lint the SPF record of DOMAIN: syntax with positions, the lookup tree, voids, policy, size."""
-    problem = domain_problem(domain.rstrip("."))
-    if problem:
-        raise UsageError(f"{domain!r}: {problem}")
+    domain = _domain_arg(domain)
     report = lint_domain(make_resolver(dns_server), domain, record)
 
     def header(console: Console) -> None:
@@ -132,12 +142,8 @@ def lint(domain: str, record: str | None, dns_server: str | None, fmt: str) -> i
 def build(domain: str, ips: tuple[str, ...], includes: tuple[str, ...], mx: bool, a_flag: bool, logs: tuple[str, ...],
           min_messages: int, flatten: bool, policy: str, dns_server: str | None, fmt: str) -> int:
     """Build a minimal valid SPF record for DOMAIN and check it against the senders seen in the logs."""
-    problem = domain_problem(domain.rstrip("."))
-    if problem:
-        raise UsageError(f"{domain!r}: {problem}")
-    for inc in includes:
-        if domain_problem(inc.rstrip(".")):
-            raise UsageError(f"--include {inc!r}: {domain_problem(inc.rstrip('.'))}")
+    domain = _domain_arg(domain)
+    includes = tuple(_domain_arg(inc, "--include") for inc in includes)
     if not (ips or includes or mx or a_flag or logs):
         raise UsageError("nothing to build from: give --ip, --include, --mx, --a or --from-log")
     try:
@@ -162,7 +168,7 @@ def build(domain: str, ips: tuple[str, ...], includes: tuple[str, ...], mx: bool
             console.print(f"senders seen in the logs ({observed.lines} lines):", markup=False)
             for row in res.verification:
                 n = row.get("messages")
-                count = f"{n:>6} msgs" if n is not None else " " * 11
+                count = f"{n:>6} msg{'s' if n != 1 else ' '}" if n is not None else " " * 11
                 console.print(f"  {row['ip']:<40} {count}  {row['origin']:<8} -> {row['result']}", markup=False)
             if observed.ignored:
                 console.print(f"  ignored (not globally routable): {', '.join(sorted(observed.ignored))}",

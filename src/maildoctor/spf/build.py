@@ -214,8 +214,14 @@ def build_record(
                                      f"{len(observed_ips)} observed senders: {', '.join(failing[:10])}",
                                      f"Published: {published}", ev, domain))
     line = zone_line(domain, record)
-    findings.append(_finding("record", f"SPF record for {domain}: {record}",
-                             f"{report.lookups}/{MAX_LOOKUPS} DNS lookups, {len(record)} characters; "
-                             f"{sum(1 for v in verification if v['result'] == 'pass')}/{len(verification)} "
-                             "checked senders pass.", (Evidence("text", line, source="zone file"),), domain))
+    detail = (f"{report.lookups}/{MAX_LOOKUPS} DNS lookups, {len(record)} characters; "
+              f"{sum(1 for v in verification if v['result'] == 'pass')}/{len(verification)} checked senders pass.")
+    if published:
+        built_terms = set(record.lower().split())
+        dropped = [t for t in published.split()[1:] if t.lower() not in built_terms and not t.lower().endswith("all")]
+        if dropped:
+            detail += (f"\nNot carried over from the published record: {' '.join(dropped)} (add them with --ip/"
+                       "--include/--a/--mx if those hosts still send mail).")
+    findings.append(_finding("record", f"SPF record for {domain}: {record}", detail,
+                             (Evidence("text", line, source="zone file"),), domain))
     return BuildResult(domain, record, report.lookups, findings, line, verification, flattened, published)
