@@ -105,3 +105,27 @@ def test_doctor_check(make_root: Callable[[str], Path], tmp_path: Path) -> None:
     assert "forwarders.fail_entry" not in ids  # deliberate per-address :fail: lines stay out of triage
     assert check_forwarders(DoctorContext(root=make_root("clean"))) == []
     assert check_forwarders(DoctorContext(root=tmp_path / "empty")) == []
+
+
+def test_hostile_alias_files_never_crash(cli: Callable[..., object], tmp_path: Path) -> None:
+    import random
+
+    rnd = random.Random(7)
+    (tmp_path / "etc/valiases").mkdir(parents=True)
+    (tmp_path / "etc/valiases/x.example").write_bytes(bytes(rnd.randrange(256) for _ in range(20000)))
+    (tmp_path / "etc/valiases/y.example").write_text(
+        'a@y.example: "|unterminated\n' + "b@y.example: " + ",".join(["c@y.example"] * 5000) + "\n" + "x" * 100000
+    )
+    (tmp_path / "etc/aliases").write_text(":\n::\n:fail:\n\t\n")
+    before = {p: p.read_bytes() for p in (tmp_path / "etc/valiases").iterdir()}
+    r = cli("forwarders", "--root", str(tmp_path), "--format", "json")
+    assert r.code in (0, 1) and "Traceback" not in r.err and r.json()["command"] == "forwarders"
+    assert {p: p.read_bytes() for p in (tmp_path / "etc/valiases").iterdir()} == before
+    assert cli("address", "b@y.example", "--root", str(tmp_path)).code in (0, 1)
+
+
+def test_pipe_test_unknown_user(cli: Callable[..., object], tmp_path: Path) -> None:
+    msg = tmp_path / "m.eml"
+    msg.write_text("Subject: x\n\nbody\n")
+    r = cli("pipe-test", "|/bin/true", "--message", str(msg), "--as-user", "no-such-user-md")
+    assert r.code == 2 and "no such user" in r.err
