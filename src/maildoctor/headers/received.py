@@ -28,9 +28,13 @@ _IPV6 = re.compile(r"(?<![0-9A-Za-z:])(?:IPv6:)?([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]
 _HELO = re.compile(r"\b(?:helo|ehlo|lhlo)[=\s]\s*([^\s()]{1,255})?", re.IGNORECASE)
 _ENV_FROM = re.compile(r"envelope-from\s*<([^<>\s]{0,320})>", re.IGNORECASE)
 _ENV_SENDER = re.compile(r"envelope-sender\s*<([^<>\s]{0,320})>", re.IGNORECASE)
+# Postfix "(Authenticated sender: u)", others "(authenticated as u)", Courier "(AUTH: LOGIN u, TLS: ...)"
 _AUTH_SENDER = re.compile(
-    r"\((?:authenticated sender:|authenticated as|authenticated user)\s*([^\s()]{1,320})\s*\)", re.IGNORECASE
+    r"\((?:authenticated sender:|authenticated as|authenticated user)\s*([^\s()]{1,320})\s*\)"
+    r"|\(AUTH: [A-Z0-9-]{1,20} ([^\s,()]{1,320})",
+    re.IGNORECASE,
 )
+_AUTH_FLAG = re.compile(r"\(authenticated bits=\d{1,4}\)", re.IGNORECASE)  # Sendmail: no user name
 _TLS_VERSION = re.compile(
     r"\b(TLSv?1(?:[._]\d)?|SSLv[23]|TLS1_\d|TLS1\.\d)\b|\bversion=(TLS[\w.]{1,12}|SSL[\w.]{1,12})", re.IGNORECASE
 )
@@ -369,8 +373,8 @@ def parse_received(value: str | None) -> Received:
         tls=tls,
         tls_version=tls_version,
         tls_cipher=tls_cipher,
-        authenticated=bool(auth_m or (protocol and _AUTH_PROTOCOLS.match(protocol))),
-        auth_user=auth_m.group(1) if auth_m else None,
+        authenticated=bool(auth_m or _AUTH_FLAG.search(text) or (protocol and _AUTH_PROTOCOLS.match(protocol))),
+        auth_user=(auth_m.group(1) or auth_m.group(2)) if auth_m else None,
         envelope_from=env_from.group(1) if env_from else trailing_sender,
         envelope_sender=env_sender.group(1) if env_sender else None,
         for_address=(values["for"] or "").strip("<>") or None,

@@ -221,3 +221,20 @@ def test_huge_header_is_cut() -> None:
 )
 def test_find_ips(text: str, expected: list[str]) -> None:
     assert find_ips(text) == expected
+
+
+def test_courier_auth_and_tls_note() -> None:
+    r = parse_received(
+        "from laptop (dsl.example.com [203.0.113.9]) (AUTH: LOGIN alice@example.org, TLS: TLSv1/SSLv3,256bits,"
+        "AES256-SHA) by mail.example.org with ESMTPSA; Mon, 01 Jan 2024 12:00:00 +0100"
+    )
+    assert r.authenticated and r.auth_user == "alice@example.org"
+    assert r.tls and r.tls_version == "TLSv1"
+
+
+def test_sendmail_authenticated_bits() -> None:
+    r = parse_received(
+        "from laptop (dsl.example.com [203.0.113.9]) (authenticated bits=0) by mx.example.org "
+        "(8.15.2/8.15.2) with ESMTP id 40AB12cd003456; Mon, 1 Jan 2024 12:00:00 +0000"
+    )
+    assert r.authenticated and r.auth_user is None and r.mta == "sendmail"
