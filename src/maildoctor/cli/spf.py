@@ -60,11 +60,13 @@ def _receiver() -> str:
               help="Take IP, sender and HELO from this log line or bounce diagnostic.")
 @click.option("--from-file", "from_file", default=None, metavar="PATH",
               help="Take IP, sender and HELO from the first SPF rejection in this log or bounce ('-': stdin).")
+@click.option("--identity", type=click.Choice(["mailfrom", "helo"]), default="mailfrom", show_default=True,
+              help="Which identity to check: MAIL FROM (postmaster@HELO when empty) or the HELO name itself.")
 @click.option("--receiver", default=None, help="Receiving host name for the header lines (default: this host).")
 @dns_server_option
 @format_option
 def check(ip: str | None, sender: str | None, helo: str, record: str | None, from_line: str | None,
-          from_file: str | None, receiver: str | None, dns_server: str | None, fmt: str) -> int:
+          from_file: str | None, identity: str, receiver: str | None, dns_server: str | None, fmt: str) -> int:
     """Evaluate SPF for IP sending as SENDER, showing every DNS query and why the result is what it is."""
     found: SpfRejection | None = None
     if from_line is not None or from_file is not None:
@@ -84,6 +86,10 @@ def check(ip: str | None, sender: str | None, helo: str, record: str | None, fro
     except ValueError as exc:
         raise UsageError(f"{ip!r} is not an IPv4 or IPv6 address") from exc
     sender = sender or ""
+    if identity == "helo":
+        if not helo:
+            raise UsageError("--identity helo needs --helo NAME")
+        sender = ""  # RFC 7208 §2.3: the HELO check uses postmaster@HELO
     if not sender.strip("<> ") and not helo:
         raise UsageError("an empty SENDER checks the HELO identity: give --helo NAME")
     rcv = receiver or _receiver()

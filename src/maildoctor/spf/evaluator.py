@@ -356,7 +356,7 @@ def check_host(
     ev.step(0, domain, "result", f"result {result}: {reason}")
     return SpfResult(
         result=result, ip=ip_text, sender=full_sender, domain=domain, identity=identity, helo=helo,
-        mechanism=mechanism, explanation=explanation, problem=problem if result != "none" or problem else "",
+        mechanism=mechanism, explanation=explanation, problem=problem,
         reason=reason, record=record_used, lookups=ev.lookups, void_lookups=ev.voids, trace=tuple(ev.trace),
     )
 

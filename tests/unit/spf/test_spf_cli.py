@@ -70,6 +70,12 @@ def test_check_helo_identity_with_empty_sender() -> None:
     assert doc["authentication_results"].endswith("smtp.helo=helo.example.com")
 
 
+def test_check_helo_identity_explicitly() -> None:
+    doc = run_cli("spf", "check", "203.0.113.5", "alice@example.com", "--helo", "helo.example.com", "--identity",
+                  "helo", "--format", "json").json()
+    assert (doc["result"], doc["domain"], doc["identity"]) == ("pass", "helo.example.com", "helo")
+
+
 def test_check_temperror_is_unknown_not_a_problem() -> None:
     res = run_cli("spf", "check", "192.0.2.1", "x@slow.test", "--format", "json")
     assert res.json()["result"] == "temperror"
