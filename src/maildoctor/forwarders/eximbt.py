@@ -73,7 +73,10 @@ def explain_bt_item(item: BtItem) -> str:
     via = f" (forwarded from {' <- '.join(item.parents)})" if item.parents else ""
     if item.kind == "undeliverable":
         if item.detail == "Unrouteable address":
-            return f"{item.address}: no router accepted it; a sender gets 'Unrouteable address'{via}."
+            return (
+                f"{item.address}: no router accepted it (no mailbox or forwarder here; for another server's "
+                f"domain, DNS gave no usable MX or A record); a sender gets 'Unrouteable address'{via}."
+            )
         return (
             f'{item.address}: rejected/bounced with "{item.detail}" (a :fail: forwarder or a router\'s message){via}.'
         )
