@@ -17,7 +17,7 @@ from maildoctor.spf.evaluator import MAX_LOOKUPS, MAX_NAMES, MAX_VOID, domain_pr
 from maildoctor.spf.record import ParsedRecord, Term, is_spf_record, parse_record
 
 MAX_STRING = 255
-UDP_LIMIT = 512
+UDP_GUIDELINE = 450  # RFC 7208 §3.4: name + text of all records of the type under 450 octets
 
 
 @dataclass
@@ -161,9 +161,9 @@ class _Linter:
                              "Publish it as: " + split, (Evidence("text", s[:80] + "...", source=f"{domain} TXT"),),
                              fix=(f"Publish: {domain}. IN TXT {split}",))
         size = _answer_size(domain, strings)
-        if size > UDP_LIMIT:
-            self.add("udp_size", f"The TXT answer for {domain} is about {size} bytes (limit 512 over UDP)",
-                     f"{len(strings)} TXT records at {domain}.")
+        if size > UDP_GUIDELINE:
+            self.add("udp_size", f"{domain} and its TXT records total {size} octets (guideline: under 450)",
+                     f"{len(strings)} TXT records at {domain}; the DNS answer may not fit a 512-byte UDP reply.")
 
     # -- lookups ------------------------------------------------------------------------------
     def void(self, node: LookupNode, ans: DnsAnswer, term: str, domain: str) -> None:
@@ -242,13 +242,8 @@ class _Linter:
 
 
 def _answer_size(domain: str, strings: list[list[str]]) -> int:
-    """Approximate DNS response size: header, question, one RR per TXT record (name compressed)."""
-    qname = len(domain.rstrip(".")) + 2
-    size = 12 + qname + 4
-    for parts in strings:
-        rdlen = sum(len(s.encode("utf-8", errors="replace")) + 1 for s in parts)
-        size += 2 + 10 + rdlen
-    return size
+    """The RFC 7208 §3.4 measure: the DNS name plus the text of every TXT record at it."""
+    return len(domain.rstrip(".")) + sum(len(s.encode("utf-8", errors="replace")) for parts in strings for s in parts)
 
 
 def lint_domain(resolver: Resolver, domain: str, record: str | None = None) -> LintReport:

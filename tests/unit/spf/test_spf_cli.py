@@ -158,3 +158,12 @@ def test_build_from_log(tmp_path: Path) -> None:
     ids = [f["id"] for f in doc["findings"]]
     assert "spf.build.published_misses" in ids  # 203.0.113.7 fails with the record in DNS today
     assert res.code == 1
+
+
+def test_lint_long_draft_record_string_and_size() -> None:
+    draft = "v=spf1 " + " ".join(f"ip4:198.51.100.{i}" for i in range(1, 40)) + " -all"
+    doc = run_cli("spf", "lint", "example.com", "--record", draft, "--format", "json").json()
+    by_id = {f["id"]: f for f in doc["findings"]}
+    assert "spf.lint.string_too_long" in by_id and "spf.lint.udp_size" in by_id
+    fix = by_id["spf.lint.string_too_long"]["fix"][0]
+    assert fix.startswith('Publish: example.com. IN TXT "v=spf1 ') and '" "' in fix
