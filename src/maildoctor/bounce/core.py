@@ -8,6 +8,7 @@ from functools import cache
 
 from maildoctor import kb
 from maildoctor.bounce.agents import AgentResult, agents
+from maildoctor.bounce.loglookup import parse_queue_id
 from maildoctor.bounce.mime import Mail, parse_mail
 from maildoctor.bounce.model import Bounce, RawRecipient, Recipient, Rule
 from maildoctor.bounce.reason import Fact, classify, is_hard, status_reason
@@ -163,7 +164,9 @@ def _original(mail: Mail) -> dict[str, str]:
     text = mail.original or split_original(mail.body)[1]
     if not text:
         return {}
-    return header_fields(text, ("message-id", "from", "to", "subject"))
+    fields = header_fields(text, ("message-id", "from", "to", "subject"))
+    fields["queue-id"] = parse_queue_id(text)
+    return fields
 
 
 def analyze_mail(mail: Mail, file: str = "", _nested: bool = False) -> Bounce:
@@ -205,6 +208,7 @@ def analyze_mail(mail: Mail, file: str = "", _nested: bool = False) -> Bounce:
         original_subject=orig.get("subject", ""),
         recipients=tuple(recipients),
         notes=tuple(notes + result.notes),
+        original_queue_id=orig.get("queue-id", ""),
     )
 
 

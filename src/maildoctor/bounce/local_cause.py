@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from maildoctor import kb
+from maildoctor.bounce.loglookup import LogLine, lines_for, read_log_lines
 from maildoctor.bounce.model import Bounce, LocalCause, Recipient
 from maildoctor.server.accounts import account_for_domain, find_mailbox, is_local_domain
 from maildoctor.server.aliases import under
@@ -98,8 +99,19 @@ def _route_cause(root: Path, address: str) -> LocalCause | None:
     return None
 
 
-def _pipe_cause(root: Path, r: Recipient) -> LocalCause | None:
+def _pipe_cause(root: Path, r: Recipient, log: list[LogLine]) -> LocalCause | None:
+    failed = lines_for(log, r.address, ("**",))
     m = _PIPE.search(r.diagnostic)
+    log_line = None
+    if not m:
+        for ln in failed:
+            m = _PIPE.search(ln.text)
+            if m:
+                log_line = ln
+                break
+    is_pipe = r.target.startswith(("pipe to |", "|")) or any(" ** |" in ln.text for ln in failed)
+    if not m and is_pipe:
+        return _pipe_output_cause(r, failed)
     if not m:
         return None
     code = int(m.group(2))
@@ -114,15 +126,63 @@ def _pipe_cause(root: Path, r: Recipient) -> LocalCause | None:
                 command = command or d.value
                 break
     where = f" (set at {file}:{line})" if file else ""
+    output = _pipe_output(r)
     return LocalCause(
         kind="pipe",
         summary=f"the pipe {command or '(unknown command)'}{where} exited with status {code}"
-        + (f" ({name})" if name else "") + (f": {meaning}" if meaning else ""),
+        + (f" ({name})" if name else "") + (f": {meaning}" if meaning else "")
+        + (f" It printed: {output!r}" if output else ""),
         file=file, line=line,
         detail={"exit_code": code, "exit_name": name, "meaning": meaning, "command": command,
-                "transport": m.group(1), "exim_text": m.group(3) or ""},
-        fix=(f"Run the pipe by hand as the account user with a test message: cat message.eml | {command or 'COMMAND'}; "
-             "echo $?", "Check the interpreter in its first line and that the script prints nothing."),
+                "transport": m.group(1), "exim_text": m.group(3) or "", "output": output,
+                "log": f"{log_line.file}:{log_line.line}: {log_line.text}" if log_line else ""},
+        fix=(f"maildoctor pipe-test '|{command or 'COMMAND'}' runs it safely as Exim would and shows its output",
+             "Check the interpreter in its first line and that the script prints nothing."),
+    )  # fmt: skip
+
+
+def _pipe_output(r: Recipient) -> str:
+    """What the pipe printed (Exim quotes it after the target in the bounce)."""
+    text = r.diagnostic
+    if r.target and text.startswith(r.target):
+        text = text[len(r.target) :]
+    text = text.replace("local delivery failed", "").strip()
+    return "" if _PIPE.search(text) else text[:300]
+
+
+def _pipe_output_cause(r: Recipient, failed: list[LogLine]) -> LocalCause:
+    command = r.target.removeprefix("pipe to ").lstrip("|")
+    output = _pipe_output(r)
+    generated = next((ln for ln in failed if "return message generated" in ln.text), None)
+    if generated is not None:
+        summary = (f"the pipe {command} printed output, and the pipe transport returns any output to the sender "
+                   f"as a failure (return_output), even when the script exits 0: {output!r}")
+        fix: tuple[str, ...] = (f"Make {command} print nothing (send errors to a log file, fix PHP notices).",)
+    else:
+        summary = f"the pipe {command} failed" + (f"; it printed: {output!r}" if output else "")
+        fix = (f"maildoctor pipe-test '|{command}' runs it safely as Exim would and shows its output",)
+    ln = generated or (failed[0] if failed else None)
+    return LocalCause(
+        kind="pipe_output" if generated is not None else "pipe",
+        summary=summary,
+        file=ln.file if ln else "", line=ln.line if ln else None,
+        detail={"command": command, "output": output, "log": ln.text if ln else ""},
+        fix=fix,
+    )  # fmt: skip
+
+
+def _deferral_cause(r: Recipient, log: list[LogLine], queue_id: str) -> LocalCause | None:
+    deferred = lines_for(log, r.address, ("==",))
+    if not deferred:
+        return None
+    last = deferred[-1]
+    reason = last.text.split(" == ", 1)[-1]
+    return LocalCause(
+        kind="deferral",
+        summary=f"this server could not deliver it yet ({len(deferred)} attempt(s) logged); last: {reason}",
+        file=last.file, line=last.line,
+        detail={"attempts": len(deferred), "last": last.text},
+        fix=(f"maildoctor trace {queue_id} shows every attempt; the queue retries on its own.",),
     )  # fmt: skip
 
 
@@ -203,13 +263,20 @@ def _blocklist_cause(r: Recipient) -> LocalCause | None:
     )  # fmt: skip
 
 
-def lookup_local_cause(root: Path, r: Recipient, bounce: Bounce) -> LocalCause | None:
+def lookup_local_cause(
+    root: Path, r: Recipient, bounce: Bounce, log: list[LogLine] | None = None
+) -> LocalCause | None:
     """The local cause of one failed recipient, or None when the root says nothing about it."""
     if r.reason in ("delivered", "vacation", "feedback") or not r.address:
         return None
-    pipe = _pipe_cause(root, r)
+    log = log if log is not None else read_log_lines(root, bounce.original_queue_id)
+    pipe = _pipe_cause(root, r, log)
     if pipe is not None:
         return pipe
+    if bounce.kind == "delay" or r.action == "delayed":
+        deferral = _deferral_cause(r, log, bounce.original_queue_id)
+        if deferral is not None:
+            return deferral
     domain = r.address.rpartition("@")[2].lower()
     local = bool(domain) and is_local_domain(root, domain)
     if local and (_FAIL_TEXT.search(r.diagnostic) or r.reason in ("userunknown", "filtered", "onhold", "rejected")):
@@ -244,7 +311,8 @@ def _server_path(root: Path, cause: LocalCause | None) -> LocalCause | None:
 
 def add_local_causes(root: Path, bounce: Bounce) -> Bounce:
     """The bounce with each failed recipient's local cause filled in."""
+    log = read_log_lines(root, bounce.original_queue_id)
     recipients = tuple(
-        replace(r, local_cause=_server_path(root, lookup_local_cause(root, r, bounce))) for r in bounce.recipients
+        replace(r, local_cause=_server_path(root, lookup_local_cause(root, r, bounce, log))) for r in bounce.recipients
     )
     return replace(bounce, recipients=recipients)

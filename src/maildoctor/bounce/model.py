@@ -81,3 +81,4 @@ class Bounce:
     original_subject: str
     recipients: tuple[Recipient, ...]
     notes: tuple[str, ...] = ()
+    original_queue_id: str = ""  # the returned message's id on the server that bounced it
