@@ -116,8 +116,8 @@ class _Evaluation:
 
     def env_for(self, domain: str) -> MacroEnv:
         e = self.env
-        return MacroEnv(e.local, e.sender_domain, domain, e.ip, e.helo, e.receiver, e.timestamp, self.validated_name,
-                        e.upper_hex)
+        return MacroEnv(e.local, e.sender_domain, domain, e.ip, e.helo, e.receiver, e.timestamp,
+                        lambda: self.validated_name(domain), e.upper_hex)
 
     # -- check_host ---------------------------------------------------------------------------
     def fetch_record(self, depth: int, domain: str) -> str | None:
@@ -270,9 +270,8 @@ class _Evaluation:
                   term=term.text)
         return False
 
-    def validated_name(self) -> str:
-        """The %{p} macro: a validated name, preferring the current domain (RFC 7208 §7.3)."""
-        domain = self.env.domain
+    def validated_name(self, domain: str) -> str:
+        """The %{p} macro: a validated name, preferring DOMAIN (the current <domain>) (RFC 7208 §7.3)."""
         names = self.validated_names(0, domain)
         if not names:
             return "unknown"
