@@ -28,7 +28,7 @@ from .scenarios import run_scenarios
 from .tree import build_tree
 
 EXIM = "/usr/sbin/exim4"
-REQUIRED_BINARIES = ("ip", "nsenter", "setpriv", "unbound", "swaks", "openssl", EXIM)
+REQUIRED_BINARIES = ("ip", "nsenter", "setpriv", "unbound", "swaks", "openssl", "php", EXIM)
 
 
 class LabUnavailable(RuntimeError):

@@ -160,8 +160,9 @@ def run_scenarios(lab: Lab, scenario_cls: type[Scenario], log: Callable[[str], N
             sc.notes += f" (UNEXPECTED: not accepted: rc={res.returncode} {replies[-3:]})"
         scenarios[send.scenario] = sc
         sent_at[send.scenario] = time.monotonic()
-    scenarios["script_flood"] = _script_flood(lab, scenario_cls)
-    sent_at["script_flood"] = time.monotonic()
+    scenarios["script_flood"] = _script_flood(lab, scenario_cls, "script_flood", 30, "remote.test")
+    # The same script to a domain that defers: a queue full of one user's mail.
+    scenarios["script_flood_queued"] = _script_flood(lab, scenario_cls, "script_flood_queued", 10, "busy.test")
     log(f"sent {len(scenarios)} scenarios")
     _settle_or_say(lab, log, "first delivery attempts")
 
@@ -181,22 +182,26 @@ def _settle_or_say(lab: Lab, log: Callable[[str], None], stage: str) -> None:
     log(f"{stage}: settled" if settle(lab) else f"{stage}: still delivering after 30s, going on")
 
 
-def _script_flood(lab: Lab, scenario_cls: type[Scenario], count: int = 30) -> Scenario:
+def _script_flood(lab: Lab, scenario_cls: type[Scenario], name: str, count: int, domain: str) -> Scenario:
+    """COUNT messages from bob's compromised PHP script, run as bob from its directory."""
     bob = t.USERS[1]
     cwd = f"/home/{bob.name}/public_html/wp-content/uploads"
-    res = lab.run(["./wp-mailer.sh", str(count)], user=bob.uid, cwd=cwd, timeout=60)
-    notes = f"{count} messages through /usr/sbin/sendmail from {cwd} as user {bob.name}"
+    php = ["php", "-d", "mail.add_x_header=On", "-d", "sendmail_path=/usr/sbin/sendmail -t -i"]
+    res = lab.run([*php, "wp-mailer.php", str(count), domain, name], user=bob.uid, cwd=cwd, timeout=60)
+    notes = f"{count} messages by PHP mail() (/usr/sbin/sendmail -t -i) from {cwd}/wp-mailer.php as user {bob.name}"
     if res.returncode != 0:
         notes += f" (UNEXPECTED: rc={res.returncode} {res.stderr[-300:]})"
     ids: list[str] = []
     deadline = time.monotonic() + 10
+    pattern = re.compile(rf"^\S+ \S+ (?:\[\d+\] )?(\S+) <= .* id=mdlab-{name}-\d+@", re.M)
     while time.monotonic() < deadline:
-        ids = re.findall(r"^\S+ \S+ (?:\[\d+\] )?(\S+) <= .* id=mdlab-script_flood-", _mainlog_text(lab), re.M)
+        ids = pattern.findall(_mainlog_text(lab))
         if len(ids) >= count:
             break
         time.sleep(0.1)
-    rcpts = [f"customer{n}@remote.test" for n in range(1, count + 1)]
-    return scenario_cls("script_flood", "delivered", f"{bob.name}@{t.HOSTNAME}", rcpts, "127.0.0.1", notes, ids)
+    rcpts = [f"customer{n}@{domain}" for n in range(1, count + 1)]
+    expected = "deferred" if domain == "busy.test" else "delivered"
+    return scenario_cls(name, expected, f"{bob.name}@{t.HOSTNAME}", rcpts, "127.0.0.1", notes, ids)
 
 
 def _mainlog_text(lab: Lab) -> str:

@@ -31,21 +31,22 @@ echo "PHP Warning:  Undefined variable \\$subject in /home/alice/bin/autorespond
 exit 0
 """
 
-# A "website script" (the lab has no PHP): what a compromised contact form does with sendmail.
-MAILER_SCRIPT = """#!/bin/sh
-# usage: wp-mailer.sh COUNT  -- sends COUNT messages through the local sendmail binary
-n=0
-while [ "$n" -lt "$1" ]; do
-  n=$((n + 1))
-  /usr/sbin/sendmail -t -i <<MSG
-From: "Account Security" <noreply@bob-blog.test>
-To: customer$n@remote.test
-Subject: Urgent: verify your account $n
-Message-ID: <mdlab-script_flood-$n@bob-blog.test>
-
-Your account will be suspended. Verify now: http://bob-blog.test/wp-content/uploads/verify.php
-MSG
-done
+# A compromised website script: PHP's mail() runs sendmail_path ("/usr/sbin/sendmail -t -i") from
+# the script's directory, which is what gives cPanel's "cwd=/home/USER/public_html/..." log lines.
+MAILER_SCRIPT = r"""<?php
+// usage: php wp-mailer.php COUNT DOMAIN TAG  -- COUNT phishing messages to customerN@DOMAIN
+$count = (int)($argv[1] ?? 30);
+$domain = $argv[2] ?? 'remote.test';
+$tag = $argv[3] ?? 'script_flood';
+for ($n = 1; $n <= $count; $n++) {
+    $headers = "From: \"Account Security\" <noreply@bob-blog.test>\r\n"
+        . "Message-ID: <mdlab-$tag-$n@bob-blog.test>";
+    $body = "Your account will be suspended. Verify now: http://bob-blog.test/wp-content/uploads/verify.php\n";
+    if (!mail("customer$n@$domain", "Urgent: verify your account $n", $body, $headers)) {
+        fwrite(STDERR, "mail() failed for message $n\n");
+        exit(1);
+    }
+}
 """
 
 
@@ -186,7 +187,7 @@ def build_tree(workdir: Path) -> None:
     uploads = home / "bob" / "public_html" / "wp-content" / "uploads"
     _mkdir(uploads.parent, 0o755, bob)
     _mkdir(uploads, 0o755, bob)
-    _write(uploads / "wp-mailer.sh", MAILER_SCRIPT, 0o755, bob)
+    _write(uploads / "wp-mailer.php", MAILER_SCRIPT, 0o644, bob)
 
     # The remote MX (outside the server root) and unbound.
     _mkdir(remote, 0o755, root)

@@ -188,7 +188,7 @@ def test_script_flood_looks_like_a_cpanel_website_script(lab: LabRun) -> None:
     assert len(sc.message_ids) == 30
     log = lab.mainlog.read_text()
     cwd_lines = re.findall(r"cwd=/home/bob/public_html/wp-content/uploads 3 args: /usr/sbin/sendmail -t -i", log)
-    assert len(cwd_lines) == 30
+    assert len(cwd_lines) == 30 + 10  # script_flood and script_flood_queued
     for msg in sc.message_ids:
         lines = lines_for(lab, msg)
         assert lines[0].startswith("<= bob@host.lab-hosting.test U=bob P=local ")
@@ -205,3 +205,14 @@ def test_postfix_log_has_the_bounce_and_the_deferral(lab: LabRun) -> None:
     assert re.search(rf"{deferred}: to=<greylist@remote.test>, .*dsn=4\.7\.1, status=deferred", log)
     # the notification went back to the hosting server and was accepted there
     assert re.search(r"to=<sales@alice-shop.test>, relay=host.lab-hosting.test\[192.0.2.10\]:25, .*status=sent", log)
+
+
+def test_queued_script_flood_fills_the_queue_with_one_users_mail(lab: LabRun) -> None:
+    sc = lab.scenarios["script_flood_queued"]
+    originals = sc.message_ids[:10]
+    queue = lab.exim("-bp").stdout
+    for msg in originals:
+        lines = lines_for(lab, msg)
+        assert lines[0].startswith("<= bob@host.lab-hosting.test U=bob P=local ")
+        assert any(x.startswith("== customer") and "421-4.7.0 mx.busy.test" in x for x in lines)
+        assert re.search(rf"{msg} <bob@host\.lab-hosting\.test>", queue)

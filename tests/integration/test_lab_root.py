@@ -27,7 +27,7 @@ def test_root_has_the_cpanel_layout(lab: LabRun) -> None:
     assert "log_file_path = /var/log/exim_%slog" in (root / "etc/exim.conf").read_text()
     for name in ("exim_mainlog", "exim_rejectlog", "exim_paniclog"):
         assert (root / "var/log" / name).is_file()
-    assert (root / "home/bob/public_html/wp-content/uploads/wp-mailer.sh").is_file()
+    assert (root / "home/bob/public_html/wp-content/uploads/wp-mailer.php").is_file()
     assert (root / "home/alice/mail/alice-shop.test/sales/new").is_dir()
     assert lab.mainlog == root / "var/log/exim_mainlog"
 
@@ -45,7 +45,15 @@ def test_spool_holds_header_files_of_the_queued_messages(lab: LabRun) -> None:
     header_text = (lab.spool / "input" / frozen[5] / f"{frozen}-H").read_text()
     assert "\n-frozen " in header_text
     count = lab.exim("-bpc")
-    assert int(count.stdout.strip()) == len(queued) + 1  # plus remote_too_many_connections
+    assert int(count.stdout.strip()) == len(queued) + 1 + 10  # plus busy.test: one message and the PHP flood
+
+
+def test_spool_headers_show_the_php_script(lab: LabRun) -> None:
+    for msg in lab.scenarios["script_flood_queued"].message_ids[:10]:
+        header = (lab.root / "var/spool/exim/input" / msg[5] / f"{msg}-H").read_text()
+        assert header.startswith(f"{msg}-H\nbob 4212 4212\n<bob@host.lab-hosting.test>\n")
+        assert "X-PHP-Originating-Script: 4212:wp-mailer.php" in header
+        assert "\n-ident bob\n" in header
 
 
 def test_exim_routes_like_cpanel(lab: LabRun) -> None:
