@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq exim4-daemon-heavy unbound swaks iproute2 iptables nftables openssl procps >/dev/null
 # The real-server lab (mdlab/): swaks needs Net::SSLeay for STARTTLS and SMTPS; nsenter/setpriv come
-# from util-linux. Postfix conflicts with exim4 in apt, so it is unpacked (not installed) once.
-apt-get install -y -qq libnet-ssleay-perl util-linux >/dev/null
+# from util-linux; php-cli runs the "website script". Postfix conflicts with exim4 in apt, so it is
+# unpacked (not installed) once.
+apt-get install -y -qq libnet-ssleay-perl util-linux php-cli >/dev/null
 MDLAB_POSTFIX=/opt/mdlab/postfix
 if [ ! -x "$MDLAB_POSTFIX/usr/lib/postfix/sbin/master" ]; then
     pf_tmp=$(mktemp -d)
