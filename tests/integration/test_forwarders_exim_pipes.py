@@ -59,6 +59,7 @@ SCRIPTS = {
     "talks": "cat >/dev/null\necho 'Thank you, ticket received'\nexit 0\n",
     "stderr": "cat >/dev/null\necho 'PHP Notice: undefined index' >&2\nexit 0\n",
     "killed": "cat >/dev/null\nkill -KILL $$\n",
+    "term": "cat >/dev/null\nkill -TERM $$\nexit 0\n",  # Exim's pipes run with SIGTERM ignored
 }
 
 

@@ -194,6 +194,16 @@ def fake_message_id() -> str:
     return f"{b62(int(time.time()), 6)}-{b62(os.getpid(), 11)}-{b62(int(time.time() * 1e6) % 3844, 4)}"
 
 
+# Exim's pipe children start with these ignored (seen in /proc/PID/status of a real pipe): a
+# script that gets SIGTERM or SIGHUP keeps running under Exim, and so it does here.
+EXIM_IGNORED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGUSR1, signal.SIGTERM)
+
+
+def _exim_signals() -> None:  # pragma: no cover - runs in the child between fork and exec
+    for sig in EXIM_IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def _which(name: str) -> str | None:
     if name.startswith("/"):
         return name
@@ -246,6 +256,7 @@ def run_pipe(
                 user=run_as.uid if as_other else None,
                 group=run_as.gid if as_other else None,
                 extra_groups=[] if as_other else None,
+                preexec_fn=_exim_signals,
             )
         except OSError as exc:
             exec_error = f"{exe}: {exc.strerror or exc}"
