@@ -37,14 +37,12 @@ def _load_builtin() -> None:
 
 
 def formats() -> list[LogFormat]:
-    if not _FORMATS:
-        _load_builtin()
+    _load_builtin()  # idempotent; importing one format module alone must not hide the others
     return list(_FORMATS.values())
 
 
 def get_format(name: str) -> LogFormat:
-    if not _FORMATS:
-        _load_builtin()
+    _load_builtin()
     return _FORMATS[name]
 
 

@@ -30,7 +30,7 @@ from maildoctor.logs.read import (
     looks_binary,
     open_binary,
 )
-from maildoctor.logs.scan import Hit, NeedleScanner
+from maildoctor.logs.scan import CONTEXT, Hit, NeedleScanner
 from maildoctor.logs.story import MessageStory, build_story
 
 __all__ = ["MessageStory", "TraceResult", "classify_query", "trace"]
@@ -106,10 +106,8 @@ class _Collector:
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
         ev = self.fmt.parse_line(hit.text(), self.year)
-        if ev.time is not None:
-            t = ev.time.replace(tzinfo=None)
-            if (self.since and t < self.since) or (self.until and t > self.until):
-                return ()
+        if not self._in_window(ev):
+            return ()
         ev = _with_location(ev, self.source, hit.line_no)
         mid = ev.message_id
         new: list[bytes] = []
@@ -121,6 +119,8 @@ class _Collector:
         if mid not in self.wanted:
             self.wanted.add(mid)
             new.append(mid.encode())
+            if ev.kind is not EventKind.ARRIVAL:
+                self._look_back(mid, hit)
         self.events.setdefault(mid, []).append(ev)
         if ev.kind is EventKind.COMPLETED and self.scanner is not None:
             self.scanner.retire(mid.encode())  # nothing of this message comes after Completed
@@ -128,6 +128,7 @@ class _Collector:
         if ev.parent_id and ev.parent_id not in self.wanted and (ev.format == "postfix" or ev.parent_id in self.wanted):
             self.wanted.add(ev.parent_id)
             new.append(ev.parent_id.encode())
+            self._look_back(ev.parent_id, hit)  # Postfix logs the notification's cleanup line first
         fwd = ev.extra.get("forwarded_as")
         if fwd and fwd not in self.wanted:
             self.wanted.add(fwd)
@@ -135,6 +136,25 @@ class _Collector:
         if ev.kind is EventKind.ARRIVAL and ev.protocol == "local" and ev.local_user:
             self._find_cwd(ev, hit.before)
         return new
+
+    def _in_window(self, ev: LogEvent) -> bool:
+        if ev.time is None:
+            return True
+        t = ev.time.replace(tzinfo=None)
+        return not ((self.since and t < self.since) or (self.until and t > self.until))
+
+    def _look_back(self, mid: str, hit: Hit) -> None:
+        """Lines of a newly found message just before the line that revealed it (Postfix's smtpd
+        `client=` line before `message-id=`; an Exim arrival without the recipient list)."""
+        key = mid.encode()
+        lines = hit.before.split(b"\n")[:-1]
+        if len(hit.before) >= CONTEXT:
+            lines = lines[1:]  # the context was cut: its first piece may be a partial line
+        for back, raw in enumerate(reversed(lines), 1):
+            if key in raw:
+                ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.year)
+                if ev.message_id == mid and self._in_window(ev):
+                    self.events.setdefault(mid, []).insert(0, _with_location(ev, self.source, hit.line_no - back))
 
     def _relevant(self, ev: LogEvent) -> bool:
         if self.kind in ("exim_id", "postfix_id"):
@@ -245,6 +265,12 @@ def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, si
 
 def _link(stories: dict[str, MessageStory]) -> None:
     """Connect parents and children (bounces, delay warnings, Postfix notifications and forwards)."""
+    for s in stories.values():
+        for e in s.evidence:
+            bounce = stories.get(e.extra.get("bounce_id", ""))
+            if bounce is not None and bounce.parent_id is None:  # Postfix: "sender non-delivery notification: ID"
+                bounce.parent_id, bounce.is_bounce = s.id, True
+                bounce.source = {**bounce.source, "kind": "bounce"}
     for s in stories.values():
         for rel in list(s.related):
             other = stories.get(rel)

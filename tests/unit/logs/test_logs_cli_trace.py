@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (real log lines are long)
 """`maildoctor trace`: output contract, exit codes, bad input, and the doctor check."""
 
 from __future__ import annotations
