@@ -20,8 +20,14 @@ import ipaddress
 from typing import Any
 
 # Stats list layout (lists, not objects: millions of updates and cheap pickling).
-MSGS, RCPTS, BYTES, DELIVERED, FAILED, DEFERRED, FIRST, LAST, HIST, DOMAINS, EVIDENCE, FAIL_EVIDENCE = range(12)
+MSGS, RCPTS, BYTES, DELIVERED, FAILED, DEFERRED, FIRST, LAST, HIST, DOMAINS, EVIDENCE, FAIL_EVIDENCE, IPS = range(13)
 DOMAIN_CAP = 1000  # distinct recipient domains kept per signature ("1000+")
+IP_CAP = 1000  # distinct client IPs kept per signature
+# Client IPs of authenticated mail are counted in a light side table (a stolen password is used
+# from thousands of IPs; a signature per IP would cost memory per IP). Past IP_TABLE_CAP entries the
+# IPs seen once are dropped: they cannot be a heavy sender (a top-k approximation, mergeable).
+IP_TABLE_CAP = 200_000
+IP_MSGS, IP_FIRST, IP_LAST, IP_HIST = range(4)
 EVIDENCE_PER_SIG = 2
 ORPHAN_RCPT_CAP = 20
 CWD_IGNORE = (b"/var/spool/exim", b"/var/spool/exim4")
@@ -32,7 +38,7 @@ EvidenceRef = tuple[str, int, int, str]  # (path, chunk start offset, line numbe
 
 
 def new_stats() -> Stats:
-    return [0, 0, 0, 0, 0, 0, b"", b"", {}, set(), [], []]
+    return [0, 0, 0, 0, 0, 0, b"", b"", {}, set(), [], [], {}]
 
 
 _INTERNAL = tuple(
@@ -83,6 +89,7 @@ class Aggregate:
         self._last_cwd: tuple[bytes, bytes, bytes] | None = None
         # Messages that are not outgoing (mail from the internet to local users) share one sink,
         # inbound bounces another (their recipients are the backscatter).
+        self.client_ips: dict[bytes, list[Any]] = {}  # ip -> [messages, first, last, hist or None]
         self.inbound: Stats = new_stats()
         self.bounce_in: Stats = new_stats()
         self._ip_internal: dict[bytes, bool] = {}
@@ -148,11 +155,16 @@ class Aggregate:
             if not internal:
                 self.inflight[mid] = self.inbound
                 return None
-        sig: Sig = (script, None if ip is not None else user, auth, ip, sender.lower())
+        sig: Sig = (script, None if ip is not None else user, auth, ip if auth is None else None, sender.lower())
         st = self.sigs.get(sig)
         if st is None:
             st = self.sigs[sig] = new_stats()
             st[FIRST] = ts
+        if auth is not None and ip is not None:
+            self._count_ip(ip, ts, bucket)
+            ips = st[IPS]
+            if ip in ips or len(ips) < IP_CAP:
+                ips[ip] = ips.get(ip, 0) + 1
         st[MSGS] += 1
         st[BYTES] += size
         st[LAST] = ts
@@ -166,6 +178,22 @@ class Aggregate:
                     doms.add(domain_of(r))
         self.inflight[mid] = st
         return st if len(st[EVIDENCE]) < EVIDENCE_PER_SIG else None
+
+    def _count_ip(self, ip: bytes, ts: bytes, bucket: bytes) -> None:
+        row = self.client_ips.get(ip)
+        if row is None:
+            if len(self.client_ips) >= IP_TABLE_CAP:
+                self.client_ips = {k: v for k, v in self.client_ips.items() if v[IP_MSGS] > 1}
+            self.client_ips[ip] = [1, ts, ts, None]
+            return
+        row[IP_MSGS] += 1
+        row[IP_LAST] = ts
+        hist = row[IP_HIST]
+        if hist is None:
+            hist = row[IP_HIST] = {row[IP_FIRST][: self.bucket_chars]: 1}
+            hist[bucket] = hist.get(bucket, 0) + 1
+        else:
+            hist[bucket] = hist.get(bucket, 0) + 1
 
     def on_outcome(self, mid: bytes, flag: bytes, rest: bytes) -> Stats | None:
         """Count one `=>`/`->`/`**`/`==` line (`rest`: the text after the flag, starting with a space).
@@ -257,6 +285,17 @@ class Aggregate:
         for mid, st in later.inflight.items():
             self.inflight[mid] = remap.get(id(st), st)
         self.deferred_ids |= later.deferred_ids
+        for ip, row in later.client_ips.items():
+            mine_row = self.client_ips.get(ip)
+            if mine_row is None:
+                self.client_ips[ip] = row
+                continue
+            hist = ip_hist(mine_row, self.bucket_chars)
+            _add_counts(hist, ip_hist(row, self.bucket_chars))
+            mine_row[IP_HIST] = hist
+            mine_row[IP_MSGS] += row[IP_MSGS]
+            mine_row[IP_FIRST] = min(mine_row[IP_FIRST], row[IP_FIRST])
+            mine_row[IP_LAST] = max(mine_row[IP_LAST], row[IP_LAST])
         _add_counts(self.backscatter, later.backscatter)
         for bucket, (n, size) in later.arrivals.items():
             arr = self.arrivals.setdefault(bucket, [0, 0])
@@ -291,6 +330,12 @@ class Aggregate:
             self.deferred_ids.discard(mid)
 
 
+def ip_hist(row: list[Any], bucket_chars: int) -> dict[bytes, int]:
+    """The per-bucket counts of a client IP row (a row seen once keeps no histogram)."""
+    hist = row[IP_HIST]
+    return dict(hist) if hist is not None else {row[IP_FIRST][:bucket_chars]: row[IP_MSGS]}
+
+
 def merge_stats(into: Stats, other: Stats) -> None:
     for i in (MSGS, RCPTS, BYTES, DELIVERED, FAILED, DEFERRED):
         into[i] += other[i]
@@ -305,6 +350,10 @@ def merge_stats(into: Stats, other: Stats) -> None:
         doms.add(d)
     into[EVIDENCE] = (into[EVIDENCE] + other[EVIDENCE])[:EVIDENCE_PER_SIG]
     into[FAIL_EVIDENCE] = (into[FAIL_EVIDENCE] + other[FAIL_EVIDENCE])[:EVIDENCE_PER_SIG]
+    ips = into[IPS]
+    for ip, n in other[IPS].items():
+        if ip in ips or len(ips) < IP_CAP:
+            ips[ip] = ips.get(ip, 0) + n
 
 
 def _add_counts(into: dict[bytes, int], other: dict[bytes, int]) -> None:

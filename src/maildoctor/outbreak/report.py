@@ -7,6 +7,7 @@ Weights and wording come from kb/outbreak.toml.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 import statistics
 from collections import defaultdict
@@ -27,16 +28,20 @@ from maildoctor.outbreak.aggregate import (
     FAILED,
     FIRST,
     HIST,
+    IP_MSGS,
+    IPS,
     LAST,
     MSGS,
     RCPTS,
     Aggregate,
     Sig,
     Stats,
+    ip_hist,
     merge_stats,
     new_stats,
 )
 
+MAX_IP_SOURCES = 1000
 KINDS = ("script", "local_user", "auth_login", "client_ip", "sender")
 # Tie-break: the most specific source first (the script before its cPanel user and sender).
 _KIND_ORDER = {k: i for i, k in enumerate(("script", "auth_login", "local_user", "sender", "client_ip"))}
@@ -175,6 +180,24 @@ def analyze_sources(
                 acc = rolled[key] = new_stats()
             merge_stats(acc, st)
             members[key].append(sig)
+    # Client IPs of authenticated mail: light rows (messages and rate), the busiest ones only.
+    busiest = heapq.nlargest(MAX_IP_SOURCES, agg.client_ips.items(), key=lambda kv: kv[1][IP_MSGS])
+    wanted = {ip for ip, _ in busiest}
+    for sig, st in agg.sigs.items():
+        for ip in st[IPS]:
+            if ip in wanted:
+                members[("client_ip", ip.decode("ascii", "replace"))].append(sig)
+    for ip, row in busiest:
+        key = ("client_ip", ip.decode("ascii", "replace"))
+        light = new_stats()
+        light[MSGS], light[FIRST], light[LAST] = row[IP_MSGS], row[1], row[2]
+        light[HIST] = ip_hist(row, agg.bucket_chars)
+        light[IPS] = {ip: row[IP_MSGS]}
+        acc = rolled.get(key)
+        if acc is None:
+            rolled[key] = light
+        else:
+            merge_stats(acc, light)
     log_start = bucket_epoch(agg.first[:13]) if agg.first else 0.0
     log_end = bucket_epoch(agg.last[:13]) + 3600 if agg.last else 0.0
     reports = []
@@ -196,7 +219,11 @@ def _measure(agg: Aggregate, key: tuple[str, str], st: Stats, sigs: list[Sig], w
     before = [n for i, n in wins.items() if i < peak_idx]
     baseline = statistics.median(before) if before else None
     senders = {s[4] for s in sigs}
-    ips = {s[3] for s in sigs if s[3]}
+    ip_counts: dict[bytes, int] = dict(st[IPS])
+    for s in sigs:
+        if s[3]:
+            ip_counts[s[3]] = ip_counts.get(s[3], 0) + 1
+    ips = sorted(ip_counts, key=lambda i: (-ip_counts[i], i))
     backscatter = sum(agg.backscatter.get(s, 0) for s in senders)
     return SourceReport(
         kind=kind,
@@ -218,7 +245,7 @@ def _measure(agg: Aggregate, key: tuple[str, str], st: Stats, sigs: list[Sig], w
         client_ips=len(ips),
         senders=len(senders),
         sample_senders=sorted(s.decode("utf-8", "replace") for s in senders)[:5],
-        sample_ips=sorted(i.decode("ascii", "replace") for i in ips)[:5],
+        sample_ips=[i.decode("ascii", "replace") for i in ips[:5]],
     )
 
 

@@ -18,9 +18,11 @@ from maildoctor.outbreak.aggregate import (
     FAIL_EVIDENCE,
     FAILED,
     HIST,
+    IPS,
     MSGS,
     RCPTS,
     Aggregate,
+    ip_hist,
 )
 from maildoctor.outbreak.events import aggregate_events
 from maildoctor.outbreak.fastscan import scan_files, scan_range, split_points
@@ -41,6 +43,7 @@ def snapshot(agg: Aggregate, failure_evidence: bool = True) -> dict[str, Any]:
             frozenset(st[DOMAINS]),
             ev(st[EVIDENCE]),
             ev(st[FAIL_EVIDENCE]) if failure_evidence else None,
+            dict(st[IPS]),
         )
     return {
         "sigs": sigs,
@@ -48,6 +51,7 @@ def snapshot(agg: Aggregate, failure_evidence: bool = True) -> dict[str, Any]:
         "arrivals": {k: tuple(v) for k, v in agg.arrivals.items()},
         "completions": dict(agg.completions),
         "inflight": set(agg.inflight),
+        "client_ips": {ip: (r[0], r[1], r[2], ip_hist(r, agg.bucket_chars)) for ip, r in agg.client_ips.items()},
         "lines": agg.lines,
         "first": agg.first,
         "last": agg.last,
@@ -70,8 +74,10 @@ def test_hand_written_log_counts() -> None:
     assert (spam[DELIVERED], spam[FAILED], spam[DEFERRED]) == (2, 1, 2)
     contact = _sig(agg, script="/home/shop/public_html/contact")
     assert contact[MSGS] == 1 and contact[DELIVERED] == 1
-    anna = _sig(agg, auth="anna@store.example", ip="203.0.113.25")
+    anna = _sig(agg, auth="anna@store.example")
     assert (anna[MSGS], anna[DELIVERED], anna[FAILED]) == (1, 1, 1)
+    # client IPs of authenticated mail live in the side table and in the signature's IP counts
+    assert anna[IPS] == {b"203.0.113.25": 1} and agg.client_ips[b"203.0.113.25"][0] == 1
     # no 'for' list on this arrival: the recipient domains come from the outcome lines
     info = _sig(agg, auth="info@client.example")
     assert info[MSGS] == 1 and info[RCPTS] == 0 and {b"victim5.example", b"victim6.example"} <= info[9]
