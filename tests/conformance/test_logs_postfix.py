@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -136,3 +137,33 @@ def test_lightmeter_logs_recognised_and_statuses_match(corpora: Path) -> None:
         print("  ", w)
     assert len(rows) == 169
     assert not wrong
+
+
+def test_lightmeter_rotated_set_in_time_order(corpora: Path, tmp_path: Path) -> None:
+    """The real rotated set (mail.log.1, mail.log; mail.warn.N.gz ...) is read oldest first."""
+    import tarfile
+
+    from maildoctor.logs.read import default_log_paths, iter_events
+
+    with tarfile.open(corpora / "postfix-logs-lightmeter" / "complete.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    logdir = tmp_path / "var" / "log"
+    logdir.parent.mkdir(parents=True)
+    (tmp_path / "logs_sample").rename(logdir)
+    paths = default_log_paths(tmp_path)
+    assert [p.name for p in paths] == ["mail.log.1", "mail.log"]
+    problems: list = []
+    events = list(iter_events(paths, problems=problems))
+    assert not problems
+    times = [e.time for e in events if e.time is not None]
+    backwards = sum(1 for a, b in itertools.pairwise(times) if b < a)
+    kinds = Counter(e.kind for e in events)
+    print(f"\nlightmeter complete set: {len(events)} lines, unknown {kinds[EventKind.UNKNOWN] / len(events):.3%}, "
+          f"{backwards} steps back in time")
+    assert backwards == 0
+    assert kinds[EventKind.UNKNOWN] / len(events) <= 0.01
+    warn = [p for p in (tmp_path / "var" / "log").iterdir() if p.name.startswith("mail.warn")]
+    from maildoctor.logs.read import order_rotated
+
+    assert [p.name for p in order_rotated(warn)] == [
+        "mail.warn.4.gz", "mail.warn.3.gz", "mail.warn.2.gz", "mail.warn.1", "mail.warn"]
