@@ -17,6 +17,8 @@ class Score:
     records: int = 0
     reason_ok: int = 0
     recipient_ok: int = 0
+    hard_records: int = 0
+    hard_ok: int = 0
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[tuple[str, str, str, str]] = field(default_factory=list)  # file, recipient, expected, got
 
@@ -66,6 +68,9 @@ def score(corpus: Path, prefix: str, accepted: dict[str, str] | None = None) -> 
                 sc.recipient_ok += 1
             g = match[0] if match else (got[i] if i < len(got) else (got[0] if got else None))
             reason = g.reason if g else "-"
+            if g is not None and r["expected_hardbounce"] in ("true", "false"):
+                sc.hard_records += 1
+                sc.hard_ok += (r["expected_hardbounce"] == "true") == g.hard
             want = r["expected_reason"]
             if accepted and accepted.get(name) == reason:
                 want = reason

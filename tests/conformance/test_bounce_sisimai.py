@@ -40,6 +40,7 @@ def test_reason_and_recipient_agreement(corpora: Path) -> None:
     print(f"\nSisimai maildir/bsd: {sc.records} labelled records")
     print(f"reason agreement    {sc.reason_ok}/{sc.records} = {sc.reason_rate:.1%}")
     print(f"recipient agreement {sc.recipient_ok}/{sc.records} = {sc.recipient_rate:.1%}")
+    print(f"hard/soft agreement {sc.hard_ok}/{sc.hard_records} (where Sisimai states it)")
     print(sc.table(60))
     for f, want, got in [(m[0], m[2], m[3]) for m in sc.misses]:
         print(f"  {f}: expected {want}, got {got}")

@@ -137,7 +137,7 @@ def _finish(raw: RawRecipient) -> Recipient:
         status=status,
         smtp_code=smtp_code,
         reason=reason,
-        hard=is_hard(reason, status, smtp_code),
+        hard=is_hard(reason),
         diagnostic=diagnostic,
         remote_mta=raw.remote_mta,
         rule=rule,

@@ -16,14 +16,6 @@ from functools import cache
 from maildoctor import kb
 from maildoctor.bounce.model import Rule
 
-REASONS = (
-    "authfailure", "badreputation", "blocked", "contenterror", "delivered", "exceedlimit", "expired",
-    "failedstarttls", "feedback", "filtered", "hasmoved", "hostunknown", "mailboxfull", "mailererror",
-    "mesgtoobig", "networkerror", "norelaying", "notaccept", "notcompliantrfc", "onhold", "policyviolation",
-    "rejected", "requireptr", "securityerror", "spamdetected", "speeding", "suppressed", "suspend",
-    "syntaxerror", "systemerror", "systemfull", "toomanyconn", "undefined", "userunknown", "vacation",
-    "virusdetected",
-)  # fmt: skip
 RETRY = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
                    "hostunknown", "userunknown", ""})  # fmt: skip
 EXCEPT_DATA = frozenset({"CONN", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT"})
@@ -37,7 +29,6 @@ _ORDER_FALLBACK = (
     "policyviolation", "norelaying", "systemerror", "networkerror", "suspend", "contenterror",
     "systemfull", "notaccept", "expired", "failedstarttls", "securityerror", "mailererror",
 )  # fmt: skip
-HARD = frozenset({"userunknown", "hostunknown", "hasmoved"})
 
 
 _UNESCAPE = re.compile(r"\\(.)")
@@ -337,10 +328,13 @@ def classify(fact: Fact) -> tuple[str, Rule]:
     return _Classifier(fact).run()
 
 
-def is_hard(reason: str, status: str, smtp_code: str) -> bool:
-    """Hard bounce: retrying the same address will not help."""
-    if reason in HARD:
-        return True
-    if reason in ("notaccept", "onhold", "undefined"):
-        return status.startswith("5") or (not status and smtp_code.startswith("5"))
-    return False
+@cache
+def taxonomy() -> dict[str, dict[str, object]]:
+    """Every reason name (Sisimai's) with its meaning, kind and hard flag, from kb/bounce_taxonomy.toml."""
+    return {e.id: dict(e.data) for e in kb.load("bounce_taxonomy")}
+
+
+def is_hard(reason: str) -> bool:
+    """Hard bounce: retrying the same address will not help (userunknown, hostunknown, hasmoved, notaccept)."""
+    entry = taxonomy().get(reason)
+    return bool(entry and entry.get("hard"))

@@ -13,6 +13,7 @@ from rich.markup import escape
 from maildoctor.bounce.core import parse_bounce
 from maildoctor.bounce.local_cause import add_local_causes
 from maildoctor.bounce.model import Bounce
+from maildoctor.bounce.reason import taxonomy
 from maildoctor.bounce.report import bounce_dict, bounce_findings
 from maildoctor.bounce.sources import read_messages
 from maildoctor.bounce.spfcheck import evaluate_spf_causes
@@ -31,15 +32,20 @@ TEXT_ROWS = 200
     help="Server root to look up local causes in (:fail: forwarders, pipes, quotas). Default: none.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many messages.")
+@click.option("--reasons", "show_reasons", is_flag=True, help="Print the reason taxonomy (Sisimai's names) and exit.")
 @dns_server_option
 @format_option
-def command(inputs: tuple[str, ...], root: Path | None, limit: int | None, dns_server: str | None, fmt: str) -> int:
+def command(
+    inputs: tuple[str, ...], root: Path | None, limit: int | None, show_reasons: bool, dns_server: str | None, fmt: str
+) -> int:
     """Classify bounces (files, mboxes, maildirs, or - for stdin) and trace each failure to its cause.
 
     Each failed recipient gets its address, status, SMTP code, reason (Sisimai's names), hard or
     soft, and the rule that decided. With --root, the cause on that server: a :fail: forwarder
     (file and line), the domain's default address, a missing mailbox, a pipe's exit code, a quota.
     """
+    if show_reasons:
+        return _reasons(fmt)
     if not inputs:
         if sys.stdin.isatty():
             raise UsageError("give bounce files, mboxes or maildirs, or - to read stdin")
@@ -90,3 +96,16 @@ def command(inputs: tuple[str, ...], root: Path | None, limit: int | None, dns_s
 
     data = {"bounces": [bounce_dict(b) for b in bounces]}
     return emit("bounce", fmt, findings, data, text=table, input_errors=errors)
+
+
+def _reasons(fmt: str) -> int:
+    table = [{"reason": name, **{k: v for k, v in e.items() if k != "id"}} for name, e in taxonomy().items()]
+
+    def text(console: Console) -> None:
+        console.print("[bold]Bounce reasons[/] (Sisimai's names, one to one)\n")
+        for row in table:
+            hard = "hard" if row["hard"] else "soft"
+            console.print(f"  {row['reason']:<16} {row['kind']:<9} {hard:<5} {escape(str(row['meaning']))}")
+        console.print()
+
+    return emit("bounce", fmt, [], {"reasons": table}, text=text)
