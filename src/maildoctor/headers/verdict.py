@@ -45,11 +45,13 @@ class LocalJoin:
     """What our log says about this message."""
 
     matched_by: str  # "exim id ..." | "postfix id ..." | "message-id ..."
-    hop_index: int | None  # our hop in the chain (None when found only by Message-ID)
-    story: MessageStory
+    hop_index: int | None  # our newest hop in the chain (None when found only by Message-ID)
+    story: MessageStory  # the story of that hop's id (the one that delivered onwards)
     arrival: dt.datetime | None  # UTC when the zone is known
     finished: dt.datetime | None
     queue_seconds: float | None
+    first_hop_index: int | None = None  # our oldest hop: differs when a content filter re-queued it
+    stories: list[MessageStory] = field(default_factory=list)  # every id of ours, newest first
     deferrals: list[Deferral] = field(default_factory=list)
     retries_skipped: int = 0
     zone_known: bool = False
@@ -59,7 +61,9 @@ class LocalJoin:
         return {
             "matched_by": self.matched_by,
             "hop_index": self.hop_index,
+            "first_hop_index": self.first_hop_index,
             "message": self.story.id,
+            "messages": [st.id for st in self.stories],
             "arrival": self.arrival.isoformat() if self.arrival else None,
             "finished": self.finished.isoformat() if self.finished else None,
             "queue_seconds": self.queue_seconds,
@@ -176,6 +180,33 @@ def _deferrals(events: Sequence[LogEvent], offset: int | None) -> tuple[list[Def
     return out, skipped
 
 
+def _find_by_ids(
+    chain: Chain, paths: Sequence[Path | str]
+) -> tuple[list[tuple[int, str, MessageStory]], list[str], list[str]]:
+    """Our hops, newest first, as (hop index, "kind id", story), plus log problems and files.
+
+    After the newest hop found in our log, older hops written by the same host are looked up
+    too: a content filter (amavis, a milter re-queue) gives one message two ids on one server.
+    """
+    from maildoctor.logs.trace import trace
+
+    found: list[tuple[int, str, MessageStory]] = []
+    problems: list[str] = []
+    files: list[str] = []
+    our_host: str | None = None
+    for hop_index, kind, value in candidate_ids(chain):
+        host = (chain.hops[hop_index - 1].received.by_host or "").lower()
+        if found and host != our_host:
+            continue
+        result = trace(value, paths)
+        problems, files = result.problems.lines(), result.files
+        story = result.by_id(value)
+        if story is not None:
+            found.append((hop_index, f"{kind} id {value}", story))
+            our_host = host if our_host is None else our_host
+    return found, problems, files
+
+
 def read_local(chain: Chain, message_id: str | None, paths: Sequence[Path | str]) -> tuple[LocalJoin | None, list[str]]:
     """Find this message in the local logs: by our hop's Exim/Postfix id, else by Message-ID.
 
@@ -183,44 +214,46 @@ def read_local(chain: Chain, message_id: str | None, paths: Sequence[Path | str]
     """
     from maildoctor.logs.trace import trace
 
-    tried: list[tuple[str, int | None, Any]] = []
-    hop_index: int | None
-    problems: list[str] = []
-    for hop_index, kind, value in candidate_ids(chain):
-        result = trace(value, paths)
-        problems = result.problems.lines()
-        story = result.by_id(value)
-        if story is not None:
-            tried.append((f"{kind} id {value}", hop_index, (story, result.files)))
-            break
-    if not tried and message_id:
+    found, problems, files = _find_by_ids(chain, paths)
+    matched: list[tuple[int | None, str, MessageStory]] = [(i, m, st) for i, m, st in found]
+    if not matched and message_id:
         mid = message_id.strip()
         if not mid.startswith("<"):
             mid = f"<{mid}>"
         result = trace(mid, paths)
-        problems = result.problems.lines()
+        problems, files = result.problems.lines(), result.files
         arrivals = [m for m in result.messages if not m.is_bounce and not m.is_delay_warning]
         if arrivals:
-            story = arrivals[0]
-            hop_index = next((h.index for h in chain.hops if (h.received.id or "").strip() == story.id), None)
-            tried.append((f"message-id {mid}", hop_index, (story, result.files)))
-    if not tried:
+            story = arrivals[-1]  # the last id is the one that delivered onwards
+            hop = next((h.index for h in chain.hops if (h.received.id or "").strip() == story.id), None)
+            matched = [(hop, f"message-id {mid}", story)]
+    if not matched:
         return None, problems
-    matched_by, hop_index, (story, files) = tried[0]
-    our_hop = chain.hops[hop_index - 1] if hop_index else None
+    newest_index, _, newest = matched[0]
+    oldest_index, _, oldest = matched[-1]
+    our_hop = chain.hops[newest_index - 1] if newest_index else None
     offset = our_hop.time.offset_minutes if our_hop and our_hop.time else None
-    deferrals, skipped = _deferrals(story.evidence, offset)
     ref = our_hop.time.utc if our_hop and our_hop.time else None
-    arrival = _align_year(_to_utc(story.received_at, offset), ref)
-    finished = _align_year(_to_utc(story.completed_at or story.last_seen, offset), ref)
-    deferrals = [dataclasses.replace(d, time=_align_year(d.time, ref)) for d in deferrals]
+    deferrals: list[Deferral] = []
+    skipped = 0
+    for _, _, st in reversed(matched):
+        more, n = _deferrals(st.evidence, offset)
+        deferrals += [dataclasses.replace(d, time=_align_year(d.time, ref)) for d in more]
+        skipped += n
+    arrival = _align_year(_to_utc(oldest.received_at, offset), ref)
+    finished = _align_year(_to_utc(newest.completed_at or newest.last_seen, offset), ref)
+    queue = newest.queue_seconds
+    if len(matched) > 1 and arrival is not None and finished is not None:
+        queue = max(0.0, (finished - arrival).total_seconds())
     join = LocalJoin(
-        matched_by=matched_by,
-        hop_index=hop_index,
-        story=story,
+        matched_by=" + ".join(m for _, m, _ in reversed(matched)),
+        hop_index=newest_index,
+        story=newest,
         arrival=arrival,
         finished=finished,
-        queue_seconds=story.queue_seconds,
+        queue_seconds=queue,
+        first_hop_index=oldest_index,
+        stories=[st for _, _, st in matched],
         deferrals=deferrals,
         retries_skipped=skipped,
         zone_known=offset is not None,
@@ -262,7 +295,40 @@ def _reasons(local: LocalJoin) -> tuple[list[str], list[str]]:
     if len(times) >= 2:
         gaps = [format_seconds((b - a).total_seconds()) for a, b in itertools.pairwise(times)]
         reasons.append("time between attempts (our retry schedule): " + ", ".join(gaps))
+    reasons += _postfix_delays(local)
+    if len(local.stories) > 1:
+        reasons.append(
+            "the message went through a content filter on our server and was queued again: "
+            + " -> ".join(st.id for st in reversed(local.stories))
+        )
     return reasons, fixes
+
+
+_DELAY_PARTS = ("before the queue manager", "in the queue (waiting for a delivery slot)", "connecting", "transmitting")
+
+
+def _postfix_delays(local: LocalJoin) -> list[str]:
+    """Postfix's delays=a/b/c/d on delivery lines: which part of our handling took the time."""
+    from maildoctor.logs.events import EventKind
+
+    out = []
+    for st in reversed(local.stories or [local.story]):
+        for e in st.evidence:
+            if e.kind is not EventKind.DELIVERY or not e.delays:
+                continue
+            try:
+                parts = [float(x) for x in e.delays.split("/")]
+            except ValueError:
+                continue
+            if len(parts) != 4 or max(parts) < SIGNIFICANT_SECONDS:
+                continue
+            worst = max(range(4), key=lambda i: parts[i])
+            to = f" to {e.remote_host or e.remote_ip}" if (e.remote_host or e.remote_ip) else ""
+            out.append(
+                f"{st.id}: delivery{to} took {format_seconds(sum(parts))}, mostly {_DELAY_PARTS[worst]} "
+                f"(Postfix delays={e.delays})"
+            )
+    return out
 
 
 def _hop_name(hop: Hop) -> str:
@@ -316,18 +382,19 @@ def _undelivered(local: LocalJoin) -> str:
 def _decide_joined(chain: Chain, local: LocalJoin) -> Verdict:
     stamped = [h for h in chain.hops if h.time is not None]
     our = chain.hops[local.hop_index - 1] if local.hop_index else None
+    our_first = chain.hops[local.first_hop_index - 1] if local.first_hop_index else our
     first = stamped[0].time if stamped else None
     last = stamped[-1].time if stamped else None
     here = local.queue_seconds
     if here is None and local.arrival and local.finished:
         here = max(0.0, (local.finished - local.arrival).total_seconds())
     before = after = None
-    if our is not None and our.time is not None and first is not None:
-        before = (our.time.utc - first.utc).total_seconds()
-        if our is stamped[0] and chain.sender_clock is not None:
-            before = max(0.0, (our.time.utc - chain.sender_clock.date.utc).total_seconds())
+    if our is not None and our_first is not None and our_first.time is not None and first is not None:
+        before = (our_first.time.utc - first.utc).total_seconds()
+        if our_first is stamped[0] and chain.sender_clock is not None:
+            before = max(0.0, (our_first.time.utc - chain.sender_clock.date.utc).total_seconds())
         if last is not None and our.index < stamped[-1].index:
-            after = max(0.0, (last.utc - our.time.utc).total_seconds() - (here or 0.0))
+            after = max(0.0, (last.utc - our_first.time.utc).total_seconds() - (here or 0.0))
     reasons, fixes = _reasons(local)
     if local.retries_skipped:
         reasons.append(f"{local.retries_skipped} queue runs skipped it: retry time not reached")

@@ -160,3 +160,46 @@ def test_still_queued_message_is_reported_as_not_delivered(tmp_path: Path) -> No
     verdict = next(f for f in report.findings if f.id == "headers.verdict")
     assert "has not delivered it (deferred)" in verdict.title and verdict.severity.value == "warning"
     assert "bob@example.com deferred" in verdict.explanation and "Greylisted" in verdict.explanation
+
+
+AMAVIS_LOG = """\
+Jan  1 12:00:00 mx postfix/smtpd[101]: 4F3D21234: client=laptop[203.0.113.9], sasl_method=PLAIN, sasl_username=alice
+Jan  1 12:00:00 mx postfix/cleanup[102]: 4F3D21234: message-id=<abc123@example.org>
+Jan  1 12:00:00 mx postfix/qmgr[103]: 4F3D21234: from=<alice@example.org>, size=1234, nrcpt=1 (queue active)
+Jan  1 12:40:00 mx postfix/smtp[104]: 4F3D21234: to=<bob@example.com>, relay=127.0.0.1[127.0.0.1]:10024, \
+delay=2400, delays=0.1/2399/0.3/0.6, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): \
+250 2.0.0 Ok: queued as 5A6B7C8D9)
+Jan  1 12:40:00 mx postfix/qmgr[103]: 4F3D21234: removed
+Jan  1 12:40:00 mx postfix/smtpd[105]: 5A6B7C8D9: client=localhost[127.0.0.1]
+Jan  1 12:40:00 mx postfix/cleanup[102]: 5A6B7C8D9: message-id=<abc123@example.org>
+Jan  1 12:40:00 mx postfix/qmgr[103]: 5A6B7C8D9: from=<alice@example.org>, size=1500, nrcpt=1 (queue active)
+Jan  1 12:40:01 mx postfix/smtp[106]: 5A6B7C8D9: to=<bob@example.com>, relay=inbox.example.com[192.0.2.30]:25, \
+delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9ABCDEF)
+Jan  1 12:40:01 mx postfix/qmgr[103]: 5A6B7C8D9: removed
+"""
+
+
+def test_content_filter_requeue_counts_as_our_server(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(AMAVIS_LOG)
+    text = (
+        "Received: from mx.example.org (mx.example.org [198.51.100.25]) by inbox.example.com (Postfix)"
+        " with ESMTPS id 9ABCDEF; Mon, 1 Jan 2024 12:40:02 +0000\n"
+        "Received: from localhost (localhost [127.0.0.1]) by mx.example.org (Postfix) with ESMTP id 5A6B7C8D9;"
+        " Mon, 1 Jan 2024 12:40:00 +0000\n"
+        "Received: from mx.example.org ([127.0.0.1]) by localhost (mx.example.org [127.0.0.1]) (amavisd-new,"
+        " port 10024) with ESMTP id AbCdEfGh1234; Mon, 1 Jan 2024 12:39:59 +0000\n"
+        "Received: from laptop (unknown [203.0.113.9]) by mx.example.org (Postfix) with ESMTPSA id 4F3D21234;"
+        " Mon, 1 Jan 2024 12:00:00 +0000\nMessage-ID: <abc123@example.org>\n\n"
+    )
+    headers = parse_header_text(text)
+    chain = analyze_chain(headers.get_all("Received"))
+    local, _ = read_local(chain, headers.first("Message-ID"), [log])
+    assert local is not None
+    assert (local.first_hop_index, local.hop_index) == (1, 3)
+    assert [st.id for st in local.stories] == ["5A6B7C8D9", "4F3D21234"]
+    assert local.queue_seconds == 2401.0
+    v = decide(chain, local)
+    assert v.where == "on_our_server" and v.before_seconds == 0.0 and v.after_seconds == 1.0
+    assert any("mostly in the queue" in r and "delays=0.1/2399/0.3/0.6" in r for r in v.reasons)
+    assert any("content filter" in r for r in v.reasons)
