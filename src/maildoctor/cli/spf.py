@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import lzma
 import re
 import socket
-import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -16,7 +15,7 @@ from maildoctor.net.dns import make_resolver
 from maildoctor.spf.build import POLICIES, build_record, parse_networks
 from maildoctor.spf.evaluator import check_host, domain_problem, parse_ip
 from maildoctor.spf.lint import lint_domain, render_tree
-from maildoctor.spf.logline import SpfRejection, parse_spf_rejection
+from maildoctor.spf.logline import SpfRejection, find_spf_rejection, parse_spf_rejection
 from maildoctor.spf.observed import read_observed_senders
 from maildoctor.spf.report import analyze_result, render_check
 
@@ -37,13 +36,15 @@ def command() -> None:
     """SPF (RFC 7208): evaluate with a full trace, lint a record, build a record from real senders."""
 
 
-def _read_text(path: str) -> str:
+def _scan_file(path: str) -> SpfRejection | None:
+    """The first SPF rejection in a log or bounce (plain or compressed, '-' for stdin), read as a stream."""
+    from maildoctor.logs.read import open_binary
+
     try:
-        if path == "-":
-            return sys.stdin.read()
-        return Path(path).read_bytes().decode("utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+        with open_binary(path) as fh:
+            return find_spf_rejection(raw.decode("utf-8", errors="replace").rstrip("\r\n") for raw in fh)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise InputError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def _receiver() -> str:
@@ -72,8 +73,7 @@ def check(ip: str | None, sender: str | None, helo: str, record: str | None, fro
     if from_line is not None or from_file is not None:
         if from_line is not None and from_file is not None:
             raise UsageError("give either --from-line or --from-file, not both")
-        source = from_line if from_line is not None else _read_text(str(from_file))
-        found = parse_spf_rejection(source)
+        found = parse_spf_rejection(from_line) if from_line is not None else _scan_file(str(from_file))
         if found is None:
             raise InputError("no SPF rejection with a client IP found in the given text")
         ip = ip or found.ip

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 from maildoctor import kb
 
 _IP = r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)"
 _ADDR = r"[^\s<>\"';]*"
 
+_PREFILTER = re.compile(r"spf|sender policy|5\.7\.2[3-7]", re.IGNORECASE)
 _IP_PATTERNS = [
     re.compile(rf"client-ip=\"?({_IP})"),
     re.compile(rf"[;?]ip=({_IP})"),
@@ -92,8 +96,12 @@ def parse_spf_rejection(text: str) -> SpfRejection | None:
     lines = text.splitlines() or [text]
     # a bounce may wrap the diagnostic over several lines: also try each line joined with the next
     for number, line in enumerate(lines, 1):
-        joined = line + " " + (lines[number].strip() if number < len(lines) else "")
-        rule = is_spf_rejection(line) or is_spf_rejection(joined)
+        if not line.strip():
+            continue
+        following = lines[number].strip() if number < len(lines) else ""
+        joined = line + " " + following
+        # the line itself, or a diagnostic wrapped onto the next line (unless that line matches alone)
+        rule = is_spf_rejection(line) or (None if is_spf_rejection(following) else is_spf_rejection(joined))
         if not rule:
             continue
         ip = _ip(joined) or _ip(text)
@@ -101,4 +109,30 @@ def parse_spf_rejection(text: str) -> SpfRejection | None:
         helo = _first(_HELO_PATTERNS, joined) or _first(_HELO_PATTERNS, text)
         if ip:
             return SpfRejection(ip, sender, helo, line.strip(), rule, number)
+    return None
+
+
+def find_spf_rejection(lines: Iterable[str], context: int = 200) -> SpfRejection | None:
+    """The first SPF rejection in a stream of lines (a log of any size, or a bounce), read lazily.
+
+    The rejection line is parsed together with the CONTEXT lines around it, so fields a bounce
+    keeps elsewhere (the sender in the returned headers) are found without reading everything.
+    """
+    before: deque[str] = deque(maxlen=context)
+    it = iter(lines)
+    number = 0
+    for line in it:
+        number += 1
+        if not _PREFILTER.search(line):
+            before.append(line)
+            continue
+        after = list(islice(it, context))
+        window = [*before, line, *after]
+        found = parse_spf_rejection("\n".join(window))
+        if found is not None and found.line_number is not None:
+            first = number - len(before)
+            return SpfRejection(found.ip, found.sender, found.helo, found.line, found.rule,
+                                first + found.line_number - 1)
+        before.extend([line, *after])
+        number += len(after)
     return None
