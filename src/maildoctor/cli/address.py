@@ -16,7 +16,8 @@ from maildoctor.errors import InputError
 from maildoctor.forwarders.address import diagnose_address
 from maildoctor.forwarders.eximbt import run_exim_bt
 
-_ADDRESS = re.compile(r"^[^@\s<>\"]+(@[A-Za-z0-9.-]+)?$")
+# local@domain; a system alias is asked as postmaster@localhost (or @ the host name), as with exim -bt.
+_ADDRESS = re.compile(r"^[^@\s<>\"()\[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.?$")
 
 
 @click.command("address")
@@ -36,7 +37,7 @@ def command(address: str, root: Path, exim_bt: Path | None, run_exim: bool, fmt:
     with the file and line of every step; explain and compare 'exim -bt'."""
     address = address.strip().strip("<>")
     if not _ADDRESS.match(address):
-        raise click.UsageError(f"{address!r} is not an email address")
+        raise click.UsageError(f"{address!r} is not an email address (local@domain; system aliases: NAME@localhost)")
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     if exim_bt is not None and run_exim:
