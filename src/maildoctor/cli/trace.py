@@ -14,7 +14,7 @@ from maildoctor.cli.common import emit, format_option, root_option
 from maildoctor.errors import UsageError
 from maildoctor.logs.read import default_log_paths
 from maildoctor.logs.story import MessageStory, RecipientStory
-from maildoctor.logs.trace import TraceResult, trace
+from maildoctor.logs.trace import DEFAULT_LIMIT, TraceResult, trace
 from maildoctor.model import Evidence, Finding, Severity
 
 _REL = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -149,6 +149,9 @@ def render_result(console: Console, result: TraceResult) -> None:
     )
     for s in result.messages:
         render_story(console, s)
+    if result.more:
+        console.print(f"[yellow]{result.more} more matching messages not shown (--limit {result.limit}); "
+                      "narrow the search with --since/--until or raise --limit[/]\n")
 
 
 @click.command("trace")
@@ -162,9 +165,12 @@ def render_result(console: Console, result: TraceResult) -> None:
 )
 @click.option("--since", metavar="TIME", help="Only lines at or after TIME (2026-11-27, '2026-11-27 10:00', 2h, 3d).")
 @click.option("--until", metavar="TIME", help="Only lines at or before TIME.")
+@click.option("--limit", type=click.IntRange(min=1), default=DEFAULT_LIMIT, show_default=True,
+              help="Trace at most this many matching messages (the rest are counted); bounds memory.")
 @root_option
 @format_option
-def command(query: str, logs: tuple[str, ...], since: str | None, until: str | None, root: Path, fmt: str) -> int:
+def command(query: str, logs: tuple[str, ...], since: str | None, until: str | None, limit: int, root: Path,
+            fmt: str) -> int:
     """Tell the story of a message: QUERY is an Exim id, a Postfix queue id, a Message-ID or an address."""
     t_since, t_until = parse_time(since), parse_time(until)
     paths: list[Path | str] = list(logs) if logs else list(default_log_paths(root))
@@ -173,7 +179,7 @@ def command(query: str, logs: tuple[str, ...], since: str | None, until: str | N
             f"no mail log found under {root} (looked for /var/log/exim_mainlog, /var/log/exim4/mainlog, "
             "/var/log/maillog, /var/log/mail.log); give one with --log"
         )
-    result = trace(query, paths, t_since, t_until)
+    result = trace(query, paths, t_since, t_until, limit=limit)
     findings = [_finding(s) for s in result.messages]
     if fmt == "text":
         # The stories above already show explanation and evidence; the findings become the summary.
@@ -189,6 +195,7 @@ def command(query: str, logs: tuple[str, ...], since: str | None, until: str | N
         "query_kind": result.query_kind,
         "files": result.files,
         "messages": [s.to_json() for s in result.messages],
+        "more_messages": result.more,
     }
     return emit(
         "trace", fmt, findings, data, text=lambda c: render_result(c, result), input_errors=result.problems.lines()

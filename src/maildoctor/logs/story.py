@@ -180,12 +180,23 @@ def build_story(mid: str, events: list[LogEvent], cwd: tuple[str, str, int] | No
         if e.time is not None:
             s.last_seen = e.time
         _apply(e, s, rcpt)
+        if e.kind is EventKind.FAILURE and not (e.original_recipient or e.recipient):
+            _expire(e, rcpts)
     s.recipients = list(rcpts.values())
     for r in s.recipients:
         if r.status in ("deferred", "failed") and r.last_response:
             r.explanation = explain_response(r.last_response)
     _finish(s, events)
     return s
+
+
+def _expire(e: LogEvent, rcpts: dict[str, RecipientStory]) -> None:
+    """A failure for the whole message (Postfix `status=expired, returned to sender`)."""
+    for r in rcpts.values():
+        if r.status in ("pending", "deferred"):
+            r.status = "failed"
+            r.last_time = e.time
+            r.last_response = f"{e.diagnostic} (after: {r.last_response})" if r.last_response else e.diagnostic
 
 
 def _apply(e: LogEvent, s: MessageStory, rcpt: Any) -> None:

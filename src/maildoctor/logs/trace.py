@@ -45,6 +45,8 @@ class TraceResult:
     messages: list[MessageStory] = field(default_factory=list)
     problems: InputProblems = field(default_factory=InputProblems)
     files: list[str] = field(default_factory=list)
+    more: int = 0  # matching messages beyond the limit, counted but not traced
+    limit: int = 0
 
     def by_id(self, message_id: str) -> MessageStory | None:
         for m in self.messages:
@@ -85,12 +87,24 @@ class _Prepend:
         return self.fh.read(n)
 
 
+DEFAULT_LIMIT = 1000
+
+
+@dataclass
+class _State:
+    """Shared by the files of one trace: how many matching messages were taken, and the others."""
+
+    limit: int
+    found: int = 0
+    over: set[str] = field(default_factory=set)
+
+
 class _Collector:
     """The on_hit callback: parse a matching line, keep relevant events, return new needles."""
 
     def __init__(self, kind: str, needle: str, fmt: LogFormat, source: str, year: int | None,
                  since: dt.datetime | None, until: dt.datetime | None, events: dict[str, list[LogEvent]],
-                 cwd: dict[str, tuple[str, str, int]]) -> None:
+                 cwd: dict[str, tuple[str, str, int]], state: _State) -> None:
         self.kind = kind
         self.needle = needle
         self.needle_l = needle.lower()
@@ -103,6 +117,7 @@ class _Collector:
         self.cwd = cwd
         self.wanted: set[str] = set()
         self.scanner: NeedleScanner | None = None
+        self.state = state
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
         ev = self.fmt.parse_line(hit.text(), self.year)
@@ -116,6 +131,11 @@ class _Collector:
         child = ev.kind is EventKind.ARRIVAL and ev.parent_id is not None and ev.parent_id in self.wanted
         if mid not in self.wanted and not child and not self._relevant(ev):
             return ()
+        if mid not in self.wanted and not child and self.state.found >= self.state.limit:
+            self.state.over.add(mid)  # counted, not followed: memory stays bounded
+            return ()
+        if mid not in self.wanted and not child:
+            self.state.found += 1
         if mid not in self.wanted:
             self.wanted.add(mid)
             new.append(mid.encode())
@@ -199,10 +219,13 @@ def trace(
     paths: Sequence[Path | str],
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
 ) -> TraceResult:
-    """Find every message matching `query` in the logs and tell each one's story."""
+    """Find the messages matching `query` in the logs (the first `limit` of them, plus the bounces
+    and warnings they caused) and tell each one's story; `result.more` counts the rest."""
     kind, needle = classify_query(query)
-    result = TraceResult(query=query, query_kind=kind)
+    result = TraceResult(query=query, query_kind=kind, limit=limit)
+    state = _State(limit)
     files = expand_paths(paths, result.problems)
     events: dict[str, list[LogEvent]] = {}
     cwd: dict[str, tuple[str, str, int]] = {}
@@ -217,7 +240,7 @@ def trace(
             result.problems.append(InputProblem(name, exc.strerror or str(exc)))
             continue
         try:
-            _trace_file(fh, name, path, kind, needle, since_n, until_n, events, cwd, result.problems)
+            _trace_file(fh, name, path, kind, needle, since_n, until_n, events, cwd, result.problems, state)
         finally:
             fh.close()
     for mid, _evs in events.items():
@@ -226,12 +249,13 @@ def trace(
     stories = {mid: build_story(mid, evs, cwd.get(mid)) for mid, evs in events.items()}
     _link(stories)
     result.messages = [stories[m] for m in order]
+    result.more = len(state.over - set(stories))
     return result
 
 
 def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, since: dt.datetime | None,
                 until: dt.datetime | None, events: dict[str, list[LogEvent]], cwd: dict[str, tuple[str, str, int]],
-                problems: list[InputProblem]) -> None:
+                problems: list[InputProblem], state: _State) -> None:
     src = SalvagingReader(fh)
     try:
         head = src.read(65536)
@@ -247,7 +271,7 @@ def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, si
             problems.append(InputProblem(name, "not a recognised mail log (Exim or Postfix)"))
         return
     collector = _Collector(kind, needle, fmt, name, file_year(path) if name != "<stdin>" else None,
-                           since, until, events, cwd)
+                           since, until, events, cwd, state)
     # Ids already known from earlier files of a rotated set keep being followed.
     collector.wanted.update(events)
     scanner = NeedleScanner([needle.encode()], ignore_case=kind in ("address", "message_id"))

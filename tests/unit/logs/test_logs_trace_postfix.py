@@ -42,3 +42,19 @@ def test_postfix_queue_id_message_id_and_address(tmp_path: Path) -> None:
     stuck = by_sender.by_id("7A7A7A7A7A")
     assert stuck is not None and stuck.final_status == "deferred"
     assert stuck.recipients[0].explanation is not None and stuck.recipients[0].explanation["id"] == "connection-timeout"
+
+
+def test_expired_message_fails_its_deferred_recipients(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(LOG + "Nov 28 10:05:30 mx1 postfix/qmgr[13]: 7A7A7A7A7A: from=<bob@client.tld>, status=expired, returned to sender\n")
+    story = trace("7A7A7A7A7A", [log]).by_id("7A7A7A7A7A")
+    assert story is not None and story.final_status == "failed"
+    assert story.recipients[0].status == "failed" and "expired" in (story.recipients[0].last_response or "")
+
+
+def test_limit_counts_the_rest(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(LOG)
+    result = trace("bob@client.tld", [log], limit=1)
+    assert [s.id for s in result.messages] == ["4B2C3D1E2F", "5C6D7E8F90"]  # the bounce comes with its parent
+    assert result.more == 1
