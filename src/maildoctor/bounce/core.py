@@ -74,16 +74,25 @@ def _required_text(pattern: str) -> str:
     return best.lower() if len(best) >= 4 else ""
 
 
+_Message = tuple[str, str, str, bool, re.Pattern[str]]
+
+
 @cache
-def _messages() -> tuple[tuple[str, str, str, bool, tuple[str, ...], re.Pattern[str]], ...]:
-    """The known messages in file order, each with the texts that prefilter its patterns."""
-    out = []
-    for e in kb.load("bounce_messages"):
-        required = tuple(_required_text(p.pattern) for p in e.patterns)
+def _messages() -> tuple[tuple[_Message, ...], tuple[tuple[str, int], ...], frozenset[int]]:
+    """The known messages in file order; (text, entry) prefilters; entries that are always tried."""
+    entries: list[_Message] = []
+    prefilter: list[tuple[str, int]] = []
+    always: set[int] = set()
+    for i, e in enumerate(kb.load("bounce_messages")):
+        required = [_required_text(p.pattern) for p in e.patterns]
+        if all(required):
+            prefilter.extend((req, i) for req in required)
+        else:
+            always.add(i)  # a pattern without a required text: cannot be prefiltered
         alternatives = "|".join(f"(?:{p.pattern})" for p in e.patterns)
-        compiled = re.compile(alternatives, re.IGNORECASE)
-        out.append((e.id, str(e["reason"]), str(e.get("command", "")), bool(e.get("final", False)), required, compiled))
-    return tuple(out)
+        entries.append((e.id, str(e["reason"]), str(e.get("command", "")), bool(e.get("final", False)),
+                        re.compile(alternatives, re.IGNORECASE)))  # fmt: skip
+    return tuple(entries), tuple(prefilter), frozenset(always)
 
 
 def _known_message(raw: RawRecipient, diagnostic: str) -> None:
@@ -91,9 +100,9 @@ def _known_message(raw: RawRecipient, diagnostic: str) -> None:
     if raw.reason:
         return
     lower = diagnostic.lower()
-    for rule_id, reason, command, final, required, pat in _messages():
-        if all(req and req not in lower for req in required):
-            continue  # none of the entry's patterns can match: skip the regex
+    entries, prefilter, always = _messages()
+    candidates = sorted(always.union(i for req, i in prefilter if req in lower))
+    for rule_id, reason, command, final, pat in (entries[i] for i in candidates):
         m = pat.search(diagnostic)
         if m:
             raw.reason, raw.rule, raw.rule_text, raw.final = reason, rule_id, m.group(0), final

@@ -102,3 +102,26 @@ def test_spf_rejection_gives_the_check_command(root: Path) -> None:
     assert c.kind == "spf"
     assert c.detail["ip"] == "192.0.2.99"
     assert c.fix[0] == "maildoctor spf check 192.0.2.99 anna@store.example"
+
+
+def test_blocklist_rejection_names_the_list_and_ip(root: Path) -> None:
+    raw = EXIM_MULTI.replace(
+        b"550 5.1.1 <bob@gone.example>: Recipient address rejected: User unknown in virtual mailbox table",
+        b"554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using zen.spamhaus.org",
+    )
+    c = _cause(root, raw, "bob@gone.example")
+    assert c is not None
+    assert c.kind == "blocklist"
+    assert c.detail["lists"] == ["Spamhaus"]
+    assert c.detail["ip"] == "203.0.113.9"
+
+
+def test_local_mailbox_full_from_exim_appendfile(root: Path) -> None:
+    raw = EXIM_FAIL_FORWARDER.replace(b"old@store.example", b"carol@store.example").replace(
+        b"No such person at this address.",
+        b"mailbox is full (MTA-imposed quota exceeded while writing to tmp/1700000000.H1P2.host)",
+    )
+    b = add_local_causes(root, parse_bounce(raw))
+    (r,) = b.recipients
+    assert r.reason == "mailboxfull"
+    assert r.local_cause is not None and r.local_cause.kind == "quota"
