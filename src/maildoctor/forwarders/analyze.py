@@ -221,15 +221,29 @@ class _Analysis:
             )
         if not e.is_default and e.domain and not e.source.startswith("forward"):
             mbox = find_mailbox(self.root, e.address)
-            if mbox is not None and mbox.exists and e.address not in [t.value.lower() for t in e.targets]:
+            router = self.router.alias_router
+            unseen = router is not None and router.unseen
+            if (
+                mbox is not None
+                and mbox.exists
+                and not unseen
+                and e.address not in [t.value.lower() for t in e.targets]
+            ):
+                known = router is not None
+                how = (
+                    f"the forwarder router {router.name} ({router.file}:{router.line}) is not 'unseen'"
+                    if router is not None
+                    else "unless the Exim forwarder router is 'unseen' (no Exim configuration under this root)"
+                )
                 self.findings.append(
                     make_finding(
                         "forwarders.conflicting_entry",
                         [self.ev(e), Evidence("file", "mailbox exists", server_path(self.root, mbox.path))],
                         e.address,
+                        severity=None if known else Severity.INFO,
                         detail_title="a forwarder takes all mail away from an existing mailbox",
                         detail=f"{e.address} has a mailbox, but the forwarder at {f['file']}:{e.line} is checked "
-                        "first, so the mailbox receives nothing (only the forward targets get the mail).",
+                        f"first and {how}, so the mailbox receives nothing (only the forward targets get the mail).",
                         fix_text=f"To keep a copy, add {e.address} itself to the forwarder's targets; "
                         "otherwise delete the unused mailbox.",
                         **f,

@@ -41,6 +41,7 @@ from maildoctor.server.aliases import (
     read_vdomainaliases,
     under,
 )
+from maildoctor.server.eximrouters import read_alias_router
 from maildoctor.server.forward import read_forward
 
 MAX_DEPTH = 20  # Exim gives up far later; 20 redirections is already a misconfiguration
@@ -152,6 +153,7 @@ class Router:
         self.qualify = qualify_domain(root)
         self.system_domains = {"localhost", *([self.qualify] if self.qualify else [])}
         self._domains: dict[str, _DomainData] = {}
+        self.alias_router = read_alias_router(root)
         self._system_index = _index(self.system_aliases)
 
     def domain(self, domain: str) -> _DomainData:
@@ -201,6 +203,10 @@ class Router:
         entry = dd.exact.get(local)
         if entry is not None and not skip("alias"):
             yield from self._expand([entry], entry.source, hops, seen | {(key, "alias")}, owner)
+            if not (self.alias_router and self.alias_router.unseen and entry.source == "valiases"):
+                return
+            # An `unseen` forwarder router: the address also goes on to the mailbox (or default).
+            yield from self._route(address, hops, seen | {(key, "alias")}, acct)
             return
         mailbox = find_mailbox(self.root, key)
         if mailbox is not None:

@@ -167,3 +167,43 @@ def test_unreadable_alias_file_is_unknown_not_fatal(tmp_path: Path, monkeypatch:
     findings, _ = diagnose_forwarders(tmp_path)
     assert [(f.id, f.severity) for f in findings] == [("forwarders.unreadable", Severity.UNKNOWN)]
     assert findings[0].evidence[0].source == "/etc/valiases/x.example"
+
+
+ROUTERS = """begin routers
+virtual_aliases_nostar:
+  driver = redirect
+  data = ${lookup{$local_part@$domain}lsearch{/etc/valiases/$domain}}
+  %s
+virtual_user:
+  driver = accept
+begin transports
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "severity", "kinds"),
+    [
+        (None, Severity.INFO, ["remote"]),
+        (ROUTERS % "retry_use_local_part", Severity.WARNING, ["remote"]),
+        (ROUTERS % "unseen", None, ["remote", "mailbox"]),
+    ],
+)
+def test_forwarder_over_a_mailbox_depends_on_unseen(
+    tmp_path: Path, config: str | None, severity: Severity | None, kinds: list[str]
+) -> None:
+    from maildoctor.server.routing import route_address
+
+    (tmp_path / "etc/valiases").mkdir(parents=True)
+    (tmp_path / "etc/localdomains").write_text("d.example\n")
+    (tmp_path / "etc/userdomains").write_text("d.example: ann\n")
+    (tmp_path / "home/ann/mail/d.example/sales").mkdir(parents=True)
+    (tmp_path / "etc/valiases/d.example").write_text("sales@d.example: boss@elsewhere.test\n")
+    (tmp_path / "etc/exim.conf.localopts").write_text("srs=1\n")
+    if config:
+        (tmp_path / "etc/exim.conf").write_text(config)
+    findings, _ = diagnose_forwarders(tmp_path)
+    shadow = [f for f in findings if f.id == "forwarders.conflicting_entry"]
+    assert [f.severity for f in shadow] == ([severity] if severity else [])
+    if shadow:
+        assert "mailbox receives nothing" in shadow[0].explanation
+    assert [d.kind for d in route_address(tmp_path, "sales@d.example").deliveries] == kinds
