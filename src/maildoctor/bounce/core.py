@@ -181,10 +181,16 @@ def _original(mail: Mail) -> dict[str, str]:
 def analyze_mail(mail: Mail, file: str = "", _nested: bool = False) -> Bounce:
     result: AgentResult | None = None
     agent_name = ""
+    agent_errors: list[str] = []
     for agent in agents():
         if not agent.sniff(mail):
             continue
-        got = agent.parse(mail)
+        try:
+            got = agent.parse(mail)
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            # one agent's bug must not lose the bounce: note it and let the next agent try
+            agent_errors.append(f"agent {agent.name} failed: {type(exc).__name__}")
+            continue
         if got is not None and got.recipients:
             result, agent_name = got, agent.name
             break
@@ -201,7 +207,7 @@ def analyze_mail(mail: Mail, file: str = "", _nested: bool = False) -> Bounce:
             note = "no recipient in the report; taken from the returned message's To"
             result = AgentResult([RawRecipient(address=guess[0], action="failed")], kind="failure", notes=[note])
             agent_name = "RFC3464"
-    notes = ["input truncated for parsing"] if mail.truncated else []
+    notes = (["input truncated for parsing"] if mail.truncated else []) + agent_errors
     if result is None:
         return Bounce(file, "not_bounce", "", "", orig.get("message-id", ""), orig.get("from", ""),
                       orig.get("to", ""), orig.get("subject", ""), (), tuple(notes))  # fmt: skip
