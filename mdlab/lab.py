@@ -99,6 +99,11 @@ class LabRun:
         return self.lab.postfix(command, *args)
 
     @property
+    def remote_mainlog(self) -> Path:
+        """The remote MX's own log (its side of every rejection)."""
+        return self.lab.workdir / "remote" / "log" / "mainlog"
+
+    @property
     def postfix_queue(self) -> Path:
         return postfix_dir(self.lab.workdir) / "spool"
 

@@ -22,7 +22,7 @@ QUEUE_RUN_2_AFTER = 23.0  # seconds after the dead.test message: past its retry 
 
 _EXIM_ID = re.compile(r"\b250 OK id=(\S+)")
 _POSTFIX_ID = re.compile(r"\b250 2\.0\.0 Ok: queued as (\S+)")
-_SERVER_REPLY = re.compile(r"^<\*?\*? +(\d{3})([ -])(.*)$", re.M)
+_SERVER_REPLY = re.compile(r"^<(?:-|~|\*\*) +(\d{3})([ -])(.*)$", re.M)  # swaks: plain, TLS, error
 
 
 @dataclass

@@ -48,6 +48,7 @@ DELIVERED = ["delivered_local", "default_address", "spf_pass", "spf_softfail_log
 def test_delivered_scenarios_have_arrival_delivery_and_completion(lab: LabRun, name: str) -> None:
     sc = lab.scenarios[name]
     lines = lines_for(lab, first_id(lab, name))
+    assert sc.smtp_response.startswith("250 ") and sc.message_ids[0] in sc.smtp_response
     assert any(x.startswith(f"<= {sc.sender} ") for x in lines), lines
     for rcpt in sc.recipients:  # local deliveries log "=> localpart <address>"
         assert any(x.startswith("=> ") and (x.split()[1] == rcpt or f" <{rcpt}> " in x) for x in lines), lines
