@@ -26,7 +26,7 @@ _PROBLEM = {
     "frozen": Severity.WARNING,
     "rejected": Severity.WARNING,
 }
-MAX_EVIDENCE_TEXT = 25
+MAX_EVIDENCE_TEXT = 20
 
 
 def parse_time(text: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -134,10 +134,13 @@ def render_story(console: Console, s: MessageStory) -> None:
     if s.related:
         console.print(f"  related:   {escape(', '.join(s.related))}")
     console.print("  evidence:")
-    for e in s.evidence[:MAX_EVIDENCE_TEXT]:
-        console.print(f"    [dim]{escape(e.location())}[/] {escape(e.raw)}")
-    if len(s.evidence) > MAX_EVIDENCE_TEXT:
-        console.print(f"    ... {len(s.evidence) - MAX_EVIDENCE_TEXT} more lines (see --format json)")
+    half = MAX_EVIDENCE_TEXT // 2
+    shown = s.evidence if len(s.evidence) <= MAX_EVIDENCE_TEXT else [*s.evidence[:half], None, *s.evidence[-half:]]
+    for e in shown:
+        if e is None:
+            console.print(f"    ... {len(s.evidence) - 2 * half} more lines (all of them in --format json)")
+        else:
+            console.print(f"    [dim]{escape(e.location())}[/] {escape(e.raw)}")
     console.print()
 
 

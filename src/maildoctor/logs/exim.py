@@ -150,7 +150,9 @@ def _classify(body: str, f: dict[str, object], extra: dict[str, str]) -> EventKi
         f["diagnostic"] = body
         return EventKind.UNFROZEN
     if _RETRY_NOT_REACHED.search(body) and "rejected" not in low:
-        f["diagnostic"] = body
+        if f.get("message_id") and not body.lower().startswith("retry"):
+            _parse_fields(body, f, extra, EventKind.DEFERRAL)  # "ADDR R=... T=...: retry time not reached"
+        f.setdefault("diagnostic", body)
         return EventKind.RETRY_NOT_REACHED
     if _RETRY_TIMEOUT.search(body):
         f["diagnostic"] = body
@@ -324,6 +326,11 @@ def _parse_fields(text: str, f: dict[str, object], extra: dict[str, str], kind: 
         extra["recipients"] = " ".join(recipients)
         f.setdefault("recipient", recipients[0])
     diag = f.get("diagnostic")
+    if isinstance(diag, str) and f.get("remote_ip") is None and " H=" in diag:
+        # connection errors put the host last: "defer (110): Connection timed out H=mx.example [192.0.2.1]"
+        cut = diag.rfind(" H=")
+        if _set_host(diag[cut + 3:], f, extra, "H") and f.get("remote_ip"):
+            f["diagnostic"] = diag = diag[:cut]
     if isinstance(diag, str):
         c = _CODE.search(diag)
         if c is not None:

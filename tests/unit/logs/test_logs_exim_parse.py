@@ -139,3 +139,14 @@ def test_parser_never_raises(tail: str) -> None:
     for prefix in ("", "2026-11-27 10:00:00 ", f"2026-11-27 10:00:00 {OLD} ", f"2026-11-27 10:00:00 {OLD} == "):
         ev = parse_line(prefix + tail)
         assert ev.raw == (prefix + tail).rstrip("\r\n")
+
+
+def test_connection_error_with_host_last_and_retry_without_flag() -> None:
+    d = parse_line(f"2026-11-26 06:57:44 [60541] {OLD} == orders@slow.example R=dkim_lookuphost T=dkim_remote_smtp "
+                   "defer (110): Connection timed out H=mx.slow.example [198.51.100.31]")
+    assert d.kind is EventKind.DEFERRAL and d.diagnostic == "Connection timed out"
+    assert d.remote_host == "mx.slow.example" and d.remote_ip == "198.51.100.31" and d.extra["errno"] == "110"
+    r = parse_line(f"2026-11-26 07:02:44 [58932] {OLD} orders@slow.example R=dkim_lookuphost T=dkim_remote_smtp: "
+                   "retry time not reached for any host for 'slow.example'")
+    assert r.kind is EventKind.RETRY_NOT_REACHED and r.recipient == "orders@slow.example"
+    assert r.transport == "dkim_remote_smtp"
