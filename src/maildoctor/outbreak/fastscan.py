@@ -96,6 +96,7 @@ def scan_block(agg: Aggregate, block: bytes, path: str, start: int, lines_before
     completions = agg.completions
     deferred = agg.deferred_ids
     bucket_chars = agg.bucket_chars
+    cursor = [0, lines_before]  # where the last evidence line was found: (byte position, line number)
     for ts, pid, mid, flag, rest in _LINE.findall(block):
         if flag == b"=>":
             st = inflight_get(mid)
@@ -115,25 +116,28 @@ def scan_block(agg: Aggregate, block: bytes, path: str, start: int, lines_before
             sender, ip, user, auth, size, rcpts = parse_arrival_fields(rest)
             st = on_arrival(ts, pid, mid, sender, ip, user, auth, size, rcpts)
             if st is not None:
-                st[EVIDENCE].append(_locate(block, mid + b" <=" + rest, path, start, lines_before))
+                st[EVIDENCE].append(_locate(block, mid + b" <=" + rest, path, start, cursor))
         elif not flag:
             sp = rest.find(b" ")
             agg.on_cwd(ts, pid, rest if sp < 0 else rest[:sp])
         elif flag != b">>":
             st = on_outcome(mid, flag, rest)
             if st is not None:
-                st[FAIL_EVIDENCE].append(_locate(block, mid + b" " + flag + rest, path, start, lines_before))
+                st[FAIL_EVIDENCE].append(_locate(block, mid + b" " + flag + rest, path, start, cursor))
 
 
-def _locate(block: bytes, needle: bytes, path: str, start: int, lines_before: int) -> tuple[str, int, int, str]:
-    pos = block.find(needle)
+def _locate(block: bytes, needle: bytes, path: str, start: int, cursor: list[int]) -> tuple[str, int, int, str]:
+    """The evidence line and its number; searches and counts only forward from the last one found,
+    so a block costs one pass however many evidence lines it gives."""
+    pos = block.find(needle, cursor[0])
     if pos < 0:
         return (path, start, 0, needle.decode("utf-8", "replace"))
     line_start = block.rfind(b"\n", 0, pos) + 1
     line_end = block.find(b"\n", pos)
     text = block[line_start : line_end if line_end >= 0 else len(block)]
-    line_no = lines_before + block.count(b"\n", 0, pos) + 1
-    return (path, start, line_no, text.decode("utf-8", "replace"))
+    cursor[1] += block.count(b"\n", cursor[0], pos)
+    cursor[0] = pos
+    return (path, start, cursor[1] + 1, text.decode("utf-8", "replace"))
 
 
 def _blocks(fh: IO[bytes], limit: int | None) -> Iterator[bytes]:

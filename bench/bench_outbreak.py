@@ -1,0 +1,117 @@
+"""Benchmark `maildoctor outbreak` (the full report) against eximstats on the same generated log.
+
+    python -m bench.bench_outbreak                       # ~1 GiB outbreak log (generated once into bench/out/)
+    python -m bench.bench_outbreak --messages 100000 --runs 3
+
+The log comes from bench/eximgen (scenario "outbreak", mixed 16/23-character ids) with ground
+truth. Each tool runs `--runs` times; the best time counts, peak RSS is the tool's process tree
+(wait4). It also checks the answer: the rank of each seeded outbreak source among the suspects
+and the severity of each legitimate bulk sender (must not be critical).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.eximgen import GroundTruth, generate
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+    stdout: bytes
+    code: int
+
+
+def run_once(argv: list[str]) -> Run:
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read() if p.stdout else b""
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return Run(time.perf_counter() - t, usage.ru_maxrss / 1024, out, p.returncode)
+
+
+def best(argv: list[str], runs: int) -> Run:
+    results = [run_once(argv) for _ in range(runs)]
+    fastest = min(results, key=lambda r: r.seconds)
+    return Run(fastest.seconds, max(r.rss_mb for r in results), fastest.stdout, fastest.code)
+
+
+def ensure_log(messages: int, seed: int, ids: str) -> tuple[Path, GroundTruth]:
+    OUT.mkdir(exist_ok=True)
+    log = OUT / f"outbreak-m{messages}-s{seed}-{ids}"
+    gt_path = log.with_name(log.name + ".gt.json")
+    if not (log.is_file() and gt_path.is_file()):
+        print(f"generating {messages} messages into {log} (once; reused later) ...", flush=True)
+        gt = generate(log, messages=messages, seed=seed, id_format=ids, scenario="outbreak")
+        gt.messages = {}
+        gt.save(gt_path)
+    return log, GroundTruth.load(gt_path)
+
+
+def truth_keys(src: dict[str, str]) -> list[tuple[str, str]]:
+    if src["kind"] == "script":
+        return [("script", src["value"]), ("local_user", src["user"]), ("sender", src["sender"].lower())]
+    return [("auth_login", src["value"]), ("sender", src["value"].lower())]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=1_300_000, help="messages in the generated log (~1 GiB)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--ids", default="mixed", choices=["old", "new", "mixed"])
+    ap.add_argument("--runs", type=int, default=1)
+    a = ap.parse_args()
+    log, gt = ensure_log(a.messages, a.seed, a.ids)
+    size = log.stat().st_size
+    print(f"log: {log} ({size / 2**20:.0f} MiB)")
+    md = shutil.which("maildoctor") or "maildoctor"
+    with tempfile.TemporaryDirectory() as empty_root:
+        ours = best([md, "outbreak", "--log", str(log), "--root", empty_root, "--format", "json"], a.runs)
+    if ours.code not in (0, 1):
+        sys.exit(f"maildoctor outbreak failed (exit {ours.code})")
+    theirs = best(["eximstats", str(log)], a.runs) if shutil.which("eximstats") else None
+    doc = json.loads(ours.stdout)
+    suspects = doc["suspects"]
+    rank = {(s["source"]["kind"], s["source"]["value"]): i for i, s in enumerate(suspects)}
+    related = {k for src in gt.outbreak_sources for k in truth_keys(src)}
+    unrelated = [i for i, s in enumerate(suspects) if (s["source"]["kind"], s["source"]["value"]) not in related]
+    first_unrelated = unrelated[0] if unrelated else len(suspects)
+    print(f"\n{'tool':<22}{'seconds':>10}{'peak RSS MB':>14}")
+    print(f"{'maildoctor outbreak':<22}{ours.seconds:>10.2f}{ours.rss_mb:>14.0f}")
+    if theirs is not None:
+        print(f"{'eximstats':<22}{theirs.seconds:>10.2f}{theirs.rss_mb:>14.0f}")
+        print(f"\nspeed-up vs eximstats: {theirs.seconds / ours.seconds:.1f}x (target >= 10x); "
+              f"peak RSS {ours.rss_mb:.0f} MB (target < 300 MB)")
+    print("\naccuracy:")
+    for src in gt.outbreak_sources:
+        key = truth_keys(src)[0]
+        r = rank.get(key)
+        s = suspects[r] if r is not None else None
+        ok = r is not None and r < first_unrelated and s is not None and s["severity"] == "critical"
+        where = f"rank {r + 1}, score {s['score']}, {s['severity']}, {s['messages']} messages" if s else "not found"
+        print(f"  outbreak {key[0]} {key[1]}: {where} -> {'OK' if ok else 'MISSED'}")
+    for src in gt.legit_bulk_sources:
+        keys = [("script", src["value"])] if src["kind"] == "script" else [("auth_login", src["value"])]
+        for key in keys:
+            s = suspects[rank[key]] if key in rank else None
+            sev = s["severity"] if s else "not listed"
+            print(f"  legit {key[0]} {key[1]}: {sev}{' (score ' + str(s['score']) + ')' if s else ''}"
+                  f" -> {'OK' if sev != 'critical' else 'FLAGGED CRITICAL'}")
+
+
+if __name__ == "__main__":
+    main()
