@@ -217,3 +217,11 @@ def test_queued_script_flood_fills_the_queue_with_one_users_mail(lab: LabRun) ->
         assert lines[0].startswith("<= bob@host.lab-hosting.test U=bob P=local ")
         assert any(x.startswith("== customer") and "421-4.7.0 mx.busy.test" in x for x in lines)
         assert re.search(rf"{msg} <bob@host\.lab-hosting\.test>", queue)
+
+
+def test_auth_is_advertised_only_after_tls(lab: LabRun) -> None:
+    base = ["swaks", "--server", lab.local_ip, "--port", str(lab.smtp_ports["submission"]), "--quit-after", "EHLO"]
+    plain = lab.run([*base, "--helo", "laptop"]).stdout
+    assert "250-STARTTLS" in plain and "AUTH" not in plain
+    tls = lab.run([*base, "--helo", "laptop", "--tls"]).stdout
+    assert re.search(r"^<~  250-AUTH PLAIN LOGIN$", tls, re.M)
