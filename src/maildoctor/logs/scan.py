@@ -78,12 +78,16 @@ def _count_nl(buf: Any, a: int, b: int) -> int:
             total += int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8, count=e - a, offset=a) == 10))
         else:
             total += bytes(buf[a:e]).count(b"\n")
+        if isinstance(buf, mmap.mmap) and e - a == WINDOW:
+            _drop(buf, a, e)
         a = e
     return total
 
 
 def _drop(m: mmap.mmap, a: int, b: int) -> None:
     """Drop mapped pages we are done with, so resident memory does not grow with the file."""
+    a = max(0, a)
+    b = min(b, len(m))
     start = a - a % _PAGE
     if b > start and hasattr(m, "madvise"):
         m.madvise(mmap.MADV_DONTNEED, start, b - start)
@@ -206,6 +210,7 @@ class NeedleScanner:
         ti = 0
         ref_off, ref_line = 0, 1  # a known (line start, line number) pair
         last_start = -1
+        dropped = 0
         while True:
             nxt = heap[0][0] if heap else size
             if ti < len(triggers) and triggers[ti][0] < nxt:
@@ -229,6 +234,9 @@ class NeedleScanner:
             if not line_no and not any(n in line for n in self.active):
                 continue  # found ahead by a follow-up needle that was retired since
             last_start = start
+            if start - dropped > WINDOW:  # keep resident memory flat: forget the pages behind us
+                _drop(m, dropped, start - CONTEXT)
+                dropped = start - CONTEXT
             if not line_no:
                 line_no = ref_line + _count_nl(m, ref_off, start)
             ref_off, ref_line = start, line_no

@@ -87,7 +87,7 @@ class _Prepend:
         return self.fh.read(n)
 
 
-DEFAULT_LIMIT = 1000
+DEFAULT_LIMIT = 500
 
 
 @dataclass
