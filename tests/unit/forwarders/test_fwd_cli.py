@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,13 @@ def test_pipe_test_cli(cli: Callable[..., object], tmp_path: Path) -> None:
     msg = tmp_path / "m.eml"
     msg.write_bytes(b"From: a@b.test\nTo: t@shop.test\nSubject: x\n\nbody\n")
     d = Path(tempfile.mkdtemp(prefix="md-pipecli-"))
+    try:
+        _pipe_test_cli(cli, tmp_path, msg, d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _pipe_test_cli(cli: Callable[..., object], tmp_path: Path, msg: Path, d: Path) -> None:
     d.chmod(0o755)
     s = d / "fail.sh"
     s.write_text("#!/bin/sh\ncat >/dev/null\necho 'ticket system down'\nexit 1\n")
