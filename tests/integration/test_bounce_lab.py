@@ -7,6 +7,7 @@ bounce the same status and reason.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -134,3 +135,47 @@ def test_remote_rejections_and_postfix_dsn(lab: LabRun) -> None:
     (pf,) = lab.postfix_bounces
     (r,) = _bounce(lab, pf).recipients
     assert (r.address, r.reason, r.status) == ("nouser-pf@remote.test", "userunknown", "5.1.1")
+
+
+SPF_BOUNCE = """\
+From: Mail Delivery System <Mailer-Daemon@host.lab-hosting.test>
+To: billing@spf-fail.test
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  info@alice-shop.test
+    host mx.remote.test [192.0.2.20]
+    SMTP error from remote mail server after RCPT TO:<info@alice-shop.test>:
+    550 5.7.23 SPF: {ip} is not allowed to send mail from spf-fail.test
+
+------ This is a copy of the message, including all the headers. ------
+
+From: billing@spf-fail.test
+To: info@alice-shop.test
+Subject: Invoice
+"""
+
+
+def test_spf_rejection_is_handed_to_the_spf_evaluator(lab: LabRun, tmp_path: Path) -> None:
+    """With the lab's DNS server named, the SPF rejection is evaluated; offline, the command is printed."""
+    bounce = tmp_path / "spf.eml"
+    bounce.write_text(SPF_BOUNCE.format(ip=lab.client_ip))
+    exe = shutil.which("maildoctor")
+    assert exe, "maildoctor is not installed"
+    res = lab.run([exe, "bounce", "--dns-server", lab.dns_server, "--format", "json", str(bounce)],
+                  capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    (r,) = json.loads(res.stdout)["bounces"][0]["recipients"]
+    assert r["reason"] == "authfailure"
+    cause = r["local_cause"]
+    assert cause["kind"] == "spf"
+    assert cause["detail"]["ip"] == lab.client_ip and cause["detail"]["sender"] == "billing@spf-fail.test"
+    assert cause["detail"]["spf_result"] == "fail"  # spf-fail.test is "v=spf1 ip4:203.0.113.99 -all"
+    offline = run_cli("bounce", "--format", "json", str(bounce))
+    cause = offline.json()["bounces"][0]["recipients"][0]["local_cause"]
+    assert cause["fix"][0] == f"maildoctor spf check {lab.client_ip} billing@spf-fail.test"
+    assert "spf_result" not in cause["detail"]

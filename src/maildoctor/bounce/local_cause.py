@@ -264,11 +264,16 @@ def _blocklist_cause(r: Recipient) -> LocalCause | None:
 
 
 def lookup_local_cause(
-    root: Path, r: Recipient, bounce: Bounce, log: list[LogLine] | None = None
+    root: Path | None, r: Recipient, bounce: Bounce, log: list[LogLine] | None = None
 ) -> LocalCause | None:
-    """The local cause of one failed recipient, or None when the root says nothing about it."""
+    """The local cause of one failed recipient, or None when nothing says more than the bounce.
+
+    Without a root, only what the bounce itself tells: the SPF check to run, the blocklist named.
+    """
     if r.reason in ("delivered", "vacation", "feedback") or not r.address:
         return None
+    if root is None:
+        return _text_cause(r, bounce)
     log = log if log is not None else read_log_lines(root, bounce.original_queue_id)
     pipe = _pipe_cause(root, r, log)
     if pipe is not None:
@@ -287,6 +292,10 @@ def lookup_local_cause(
         cause = _quota_cause(root, r.address)
         if cause is not None:
             return cause
+    return _text_cause(r, bounce)
+
+
+def _text_cause(r: Recipient, bounce: Bounce) -> LocalCause | None:
     if r.reason == "authfailure" or _SPF.search(r.diagnostic):
         return _spf_cause(r, bounce)
     if r.reason in ("blocked", "badreputation", "spamdetected", "rejected", "securityerror"):
@@ -309,10 +318,13 @@ def _server_path(root: Path, cause: LocalCause | None) -> LocalCause | None:
                    fix=tuple(f.replace(cause.file, shown) for f in cause.fix))  # fmt: skip
 
 
-def add_local_causes(root: Path, bounce: Bounce) -> Bounce:
-    """The bounce with each failed recipient's local cause filled in."""
-    log = read_log_lines(root, bounce.original_queue_id)
-    recipients = tuple(
-        replace(r, local_cause=_server_path(root, lookup_local_cause(root, r, bounce, log))) for r in bounce.recipients
-    )
-    return replace(bounce, recipients=recipients)
+def add_local_causes(root: Path | None, bounce: Bounce) -> Bounce:
+    """The bounce with each failed recipient's local cause filled in (root None: the bounce's own words)."""
+    if bounce.kind not in ("failure", "delay"):
+        return bounce
+    log = read_log_lines(root, bounce.original_queue_id) if root is not None else []
+    recipients = []
+    for r in bounce.recipients:
+        cause = lookup_local_cause(root, r, bounce, log)
+        recipients.append(replace(r, local_cause=_server_path(root, cause) if root is not None else cause))
+    return replace(bounce, recipients=tuple(recipients))

@@ -62,8 +62,7 @@ def command(
             continue
         if msg.truncated:
             b = replace(b, notes=(*b.notes, "message truncated at read"))
-        if root is not None:
-            b = add_local_causes(root, b)
+        b = add_local_causes(root, b)
         bounces.append(b)
         if limit is not None and len(bounces) >= limit:
             break
