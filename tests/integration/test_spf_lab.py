@@ -86,3 +86,12 @@ def test_doctor_check_reads_the_real_rejection(lab: LabRun) -> None:
     findings = check_spf(DoctorContext(root=lab.root, offline=True))
     incoming = [f for f in findings if f.id == "spf.log.incoming_rejected"]
     assert incoming and "spf-fail.test" in incoming[0].explanation
+
+
+def test_build_from_the_real_main_log(lab: LabRun) -> None:
+    doc = maildoctor(lab, "spf", "build", "alice-shop.test", "--from-log", str(lab.mainlog))
+    # the server's own outgoing interface sent alice-shop.test's mail; the remote MX it talked to did not
+    assert f"ip4:{lab.local_ip}" in doc["record"].split()
+    assert f"ip4:{lab.remote_mx_ip}" not in doc["record"].split()
+    assert doc["verification"] and all(v["result"] == "pass" for v in doc["verification"])
+    assert doc["lookups"] <= 10

@@ -165,6 +165,7 @@ def build(domain: str, ips: tuple[str, ...], includes: tuple[str, ...], mx: bool
     data = res.to_dict()
     if observed is not None:
         data["observed"] = {"lines": observed.lines, "senders": dict(observed.senders),
+                            "rejected_not_added": dict(observed.rejected),
                             "ignored_non_global": dict(observed.ignored)}
 
     def header(console: Console) -> None:
@@ -176,6 +177,10 @@ def build(domain: str, ips: tuple[str, ...], includes: tuple[str, ...], mx: bool
                 n = row.get("messages")
                 count = f"{n:>6} msg{'s' if n != 1 else ' '}" if n is not None else " " * 11
                 console.print(f"  {row['ip']:<40} {count}  {row['origin']:<8} -> {row['result']}", markup=False)
+            if observed.rejected:
+                shown = ", ".join(f"{ip} ({n}x)" for ip, n in observed.rejected.most_common(10))
+                console.print(f"  refused at SMTP time, not added (forged? add with --ip if legitimate): {shown}",
+                              markup=False)
             if observed.ignored:
                 console.print(f"  ignored (not globally routable): {', '.join(sorted(observed.ignored))}",
                               markup=False)

@@ -1,11 +1,12 @@
 """Which IPs really sent mail for a domain, according to mail logs (Exim, Postfix) and SPF header lines.
 
 Counted as a sender of DOMAIN:
-  * an unauthenticated SMTP client that handed over mail with MAIL FROM @DOMAIN (Exim `<=` with
-    H=[ip] and no A=, Postfix smtpd client= joined with qmgr from=, rejections with F=/from= and [ip],
-    Received-SPF / Authentication-Results lines with client-ip and the sender);
+  * an unauthenticated SMTP client whose mail with MAIL FROM @DOMAIN was accepted (Exim `<=` with
+    H=[ip] and no A=, Postfix smtpd client= joined with qmgr from=, Received-SPF lines with client-ip
+    and the sender);
   * this server's own outgoing interface (Exim I=[ip] on `=>`/`->` lines) for messages from @DOMAIN.
 Authenticated submissions (A=, sasl_username=) are not: the server relays them, with its own IP.
+Clients refused at SMTP time while claiming DOMAIN (often forgeries) are listed apart, never added.
 Loopback, RFC 1918 and other local addresses are set aside: receivers never see them.
 """
 
@@ -24,10 +25,11 @@ from maildoctor.errors import InputError
 _IP = r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)"
 _EXIM_ID = r"([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})"
 _EXIM_ARRIVAL = re.compile(rf"\s{_EXIM_ID} <= (\S*)")
-_EXIM_DELIVERY = re.compile(rf"\s{_EXIM_ID} (?:=>|->|\*>) ")
+_EXIM_DELIVERY = re.compile(rf"\s{_EXIM_ID} (?:=>|->|\*>|\*\*|==) ")  # also failed/deferred tries
 _EXIM_HOST = re.compile(rf"\sH=[^\[\n]*\[{_IP}\]")
 _EXIM_IFACE = re.compile(rf"\sI=\[{_IP}\]")
 _EXIM_REJECT_FROM = re.compile(r"\sF=<([^>]*)>")
+_EXIM_SMTP_REJECT = re.compile(r"\s(?:temporarily )?rejected (?:RCPT|MAIL|after DATA|DATA)\b")
 _PF_CLIENT = re.compile(rf"[\s/]smtpd\[\d+\]: ([0-9A-Za-z]+): client=[^\s\[]*\[{_IP}\]")
 _PF_SASL = re.compile(r"sasl_username=")
 _PF_FROM = re.compile(r"[\s/](?:qmgr|cleanup)\[\d+\]: ([0-9A-Za-z]+): from=<([^>]*)>")
@@ -41,10 +43,11 @@ class ObservedSenders:
     domain: str
     senders: Counter[str] = field(default_factory=Counter)  # public IP -> messages
     ignored: Counter[str] = field(default_factory=Counter)  # non-global IP -> messages
+    rejected: Counter[str] = field(default_factory=Counter)  # refused at SMTP time: maybe forged, never added
     evidence: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # ip -> (file, line, text)
     lines: int = 0
 
-    def note(self, ip_text: str, source: str, number: int, line: str) -> None:
+    def note(self, ip_text: str, source: str, number: int, line: str, *, rejected: bool = False) -> None:
         try:
             ip = ipaddress.ip_address(ip_text)
         except ValueError:
@@ -54,6 +57,9 @@ class ObservedSenders:
         key = str(ip)
         if not _routable(ip):
             self.ignored[key] += 1
+            return
+        if rejected:
+            self.rejected[key] += 1
             return
         self.senders[key] += 1
         self.evidence.setdefault(key, (source, number, line.strip()[:300]))
@@ -108,10 +114,10 @@ class _Scanner:
                 self.out.note(iface.group(1), source, number, text)
             return
         m = _EXIM_REJECT_FROM.search(text)
-        if m and " rejected " in text:
+        if m and _EXIM_SMTP_REJECT.search(text):
             host = _EXIM_HOST.search(text)
             if host and self.ours(m.group(1)):
-                self.out.note(host.group(1), source, number, text)
+                self.out.note(host.group(1), source, number, text, rejected=True)
             return
         m = _PF_CLIENT.search(text)
         if m:
@@ -127,7 +133,7 @@ class _Scanner:
         m = _PF_NOQUEUE.search(text)
         if m:
             if self.ours(m.group(2)):
-                self.out.note(m.group(1), source, number, text)
+                self.out.note(m.group(1), source, number, text, rejected=True)
             return
         m = _HDR.search(text)
         if m and self.ours(m.group(2)):

@@ -167,3 +167,23 @@ def test_lint_long_draft_record_string_and_size() -> None:
     assert "spf.lint.string_too_long" in by_id and "spf.lint.udp_size" in by_id
     fix = by_id["spf.lint.string_too_long"]["fix"][0]
     assert fix.startswith('Publish: example.com. IN TXT "v=spf1 ') and '" "' in fix
+
+
+def test_observed_senders_count_our_interface_not_the_remote_host() -> None:
+    from maildoctor.spf.observed import analyze_lines
+
+    lines = [
+        "2026-11-28 09:12:36 [1] 1xXEU0-0004yB-1e <= sales@alice-shop.test H=(laptop) [198.51.100.10]:1 P=esmtpsa "
+        "A=plain:sales S=500",
+        "2026-11-28 09:12:37 [1] 1xXEU0-0004yB-1e ** buyer@remote.test F=<sales@alice-shop.test> R=dnslookup "
+        "T=remote_smtp H=mx.remote.test [192.0.2.20]:25 I=[192.0.2.10]:58151: SMTP error from remote mail server "
+        "after pipelined end of data: 554 5.7.1 Message rejected as spam",
+        "2026-11-28 09:12:38 [1] 1xXEU0-0004yC-1e <= sales@alice-shop.test U=sales P=local S=500",
+        "2026-11-28 09:12:39 [1] 1xXEU0-0004yC-1e => buyer@remote.test R=dnslookup T=remote_smtp "
+        "H=mx.remote.test [192.0.2.20]:25 I=[192.0.2.11]:58152 C=\"250 OK\"",
+        "2026-11-28 09:12:40 [2] H=(x) [203.0.113.5]:1 F=<fake@alice-shop.test> rejected RCPT <a@alice-shop.test>: "
+        "SPF check failed",
+    ]
+    seen = analyze_lines(lines, "alice-shop.test")
+    assert dict(seen.senders) == {"192.0.2.10": 1, "192.0.2.11": 1}
+    assert dict(seen.rejected) == {"203.0.113.5": 1}  # a refused claim is never added to the record
