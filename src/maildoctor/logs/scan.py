@@ -12,7 +12,7 @@ Python cannot parse a gigabyte of log lines quickly, but `find` runs at memory s
 
 Case-insensitive needles (addresses, Message-IDs) are searched in a lower-cased copy of each
 window made with `bytes.translate` (many times faster than `bytes.lower`). Memory stays bounded:
-windows are 16 MiB and mapped pages are dropped after use.
+windows are 4 MiB and mapped pages are dropped after use.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import IO, Any
 
-WINDOW = 16 * 1024 * 1024
+WINDOW = 4 * 1024 * 1024
 CONTEXT = 4096
 PARALLEL_MIN = 64 * 1024 * 1024  # smaller files are searched in-process
 FOLLOW_STEP = 16 * 1024  # first search step of a follow-up needle
