@@ -25,6 +25,7 @@ from maildoctor.outbreak.findings import (
     write_textfile,
 )
 from maildoctor.outbreak.plan import apply_queue_action
+from maildoctor.outbreak.report import KINDS
 from maildoctor.outbreak.run import build_outbreak_report, default_logs
 
 _WINDOW = re.compile(r"^(\d+)\s*([smhd]?)$")
@@ -57,6 +58,14 @@ def parse_window(text: str) -> int:
     show_default=True,
     help="Which suspects --apply acts on.",
 )
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="With --apply: act on this source (script=/home/u/public_html/x, auth_login=a@b, ...) "
+    "instead of every suspect of --apply-severity.",
+)
 @click.option("--exim", "exim_cmd", default="exim", show_default=True, help="The exim command --apply runs.")
 @monitoring_options
 @format_option
@@ -71,6 +80,7 @@ def command(
     remove: bool,
     save_dir: Path | None,
     apply_severity: str,
+    sources: tuple[str, ...],
     exim_cmd: str,
     nagios: bool,
     prometheus_textfile: Path | None,
@@ -79,8 +89,9 @@ def command(
     """Rank every sending source (script, local user, SMTP-auth login, client IP, sender) by how
     much it looks like a compromise, with reasons, evidence lines and a containment plan."""
     seconds = parse_window(window)
-    if remove and not do_apply:
-        raise click.UsageError("--remove only makes sense with --apply")
+    if (remove or sources) and not do_apply:
+        raise click.UsageError("--remove and --source only make sense with --apply")
+    chosen = [_parse_source(x) for x in sources]
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     check_logs(logs)
@@ -108,7 +119,7 @@ def command(
         )
     data = outbreak_data(rep)
     if do_apply:
-        findings.append(_apply(rep, remove, save_dir, apply_severity, exim_cmd, data))
+        findings.append(_apply(rep, remove, save_dir, apply_severity, chosen, exim_cmd, data))
     if prometheus_textfile is not None:
         write_textfile(prometheus_textfile, prometheus_text(rep, rep.queue))
     if nagios:
@@ -122,11 +133,25 @@ def command(
     return emit("outbreak", fmt, findings, data, text=text)
 
 
-def _apply(rep, remove, save_dir, apply_severity, exim_cmd, data) -> Finding:  # type: ignore[no-untyped-def]
+def _parse_source(text: str) -> tuple[str, str]:
+    kind, sep, value = text.partition("=")
+    if not sep or not value or kind not in KINDS:
+        raise UsageError(f"--source {text!r}: use KIND=VALUE with KIND one of {', '.join(KINDS)}")
+    return kind, value
+
+
+def _apply(rep, remove, save_dir, apply_severity, chosen, exim_cmd, data) -> Finding:  # type: ignore[no-untyped-def]
     if rep.queue.read is None or rep.queue.read.kind == "exim-bp":
         raise CannotRunError("--apply needs the live queue (the Exim spool or postqueue), not saved text")
     wanted = {Severity.CRITICAL} if apply_severity == "critical" else {Severity.CRITICAL, Severity.WARNING}
-    targets = [s for s in rep.suspects if s.severity in wanted]
+    if chosen:
+        known = {(s.kind, s.value): s for s in rep.suspects}
+        missing = [f"{k}={v}" for k, v in chosen if (k, v) not in known]
+        if missing:
+            raise UsageError(f"--source {', '.join(missing)}: no such sending source in the log")
+        targets = [known[k] for k in chosen]
+    else:
+        targets = [s for s in rep.suspects if s.severity in wanted]
     ids = sorted({i for s in targets for i in rep.ids_by_source.get((s.kind, s.value), [])})
     if remove and save_dir is None:
         save_dir = Path("/root/maildoctor-saved") / time.strftime("%Y%m%d-%H%M%S")
