@@ -19,7 +19,7 @@ from maildoctor.net.dns import Resolver
 from maildoctor.spf.evaluator import MAX_LOOKUPS, check_host, domain_problem
 from maildoctor.spf.lint import lint_domain, render_tree
 from maildoctor.spf.observed import ObservedSenders
-from maildoctor.spf.record import is_spf_record, parse_record
+from maildoctor.spf.record import is_spf_record, parse_record, split_strings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 POLICIES = {"fail": "-all", "softfail": "~all", "neutral": "?all"}
@@ -60,8 +60,8 @@ def parse_networks(values: Sequence[str]) -> list[Network]:
 
 def zone_line(domain: str, record: str) -> str:
     """The record as a zone-file line, split into 255-character strings (RFC 7208 §3.3)."""
-    parts = " ".join(f'"{record[i:i + 255]}"' for i in range(0, len(record), 255))
-    return f"{domain}. 3600 IN TXT {parts}"
+    return f"{domain}. 3600 IN TXT " + " ".join(f'"{c}"' for c in split_strings(record))
+
 
 
 def _net_term(net: Network) -> str:

@@ -14,7 +14,7 @@ from maildoctor import kb
 from maildoctor.model import Evidence, Finding, Severity
 from maildoctor.net.dns import DnsAnswer, Resolver
 from maildoctor.spf.evaluator import MAX_LOOKUPS, MAX_NAMES, MAX_VOID, domain_problem
-from maildoctor.spf.record import ParsedRecord, Term, is_spf_record, parse_record
+from maildoctor.spf.record import ParsedRecord, Term, is_spf_record, parse_record, split_strings
 
 MAX_STRING = 255
 UDP_GUIDELINE = 450  # RFC 7208 §3.4: name + text of all records of the type under 450 octets
@@ -156,7 +156,7 @@ class _Linter:
         for parts in strings:
             for s in parts:
                 if len(s) > MAX_STRING and is_spf_record("".join(parts)):
-                    split = " ".join(f'"{s[i:i + MAX_STRING]}"' for i in range(0, len(s), MAX_STRING))
+                    split = " ".join(f'"{c}"' for c in split_strings(s, MAX_STRING))
                     self.add("string_too_long", f"A TXT string of {len(s)} characters (limit 255)",
                              "Publish it as: " + split, (Evidence("text", s[:80] + "...", source=f"{domain} TXT"),),
                              fix=(f"Publish: {domain}. IN TXT {split}",))

@@ -272,3 +272,17 @@ def parse_record(text: str) -> ParsedRecord:
             seen_at.add(p.position)
     problems = unique
     return ParsedRecord(text, tuple(terms), tuple(problems))
+
+
+def split_strings(record: str, size: int = 255) -> list[str]:
+    """Character-strings of at most SIZE octets, cut after a space when one is near (receivers join them
+    without a separator, so the space stays at the end of a chunk)."""
+    chunks: list[str] = []
+    rest = record
+    while len(rest) > size:
+        cut = rest.rfind(" ", 0, size) + 1
+        if cut <= size // 2:
+            cut = size
+        chunks.append(rest[:cut])
+        rest = rest[cut:]
+    return [*chunks, rest]
