@@ -362,6 +362,9 @@ def check_421(ctx: Context, causes: list[Cause]) -> None:
                                f"from something in between; submission ports open: {alt_text}", *ev)
         c["local_antivirus"].set(POSSIBLE, "a mail scanner on the PC would also produce a 421 of its own", *ev)
         return
+    if mine.state == OPEN:
+        ctx.notes.append(f"port {port} accepted the connection but sent no usable greeting ({mine.error})")
+        return
     if mine.state in (FILTERED, REFUSED):
         c["server_refuses"].set(RULED_OUT, f"port {port} is {mine.state}: nothing greets at all", *ev)
         c["local_antivirus"].set(LIKELY, f"port {port} is {mine.state}; a proxy on the PC (antivirus) turns the "

@@ -16,6 +16,7 @@ from maildoctor.server.firewall import Chain, Rule, Ruleset
 PASS_TARGETS = {"", "LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "NOTRACK", "CT", "TRACE", "AUDIT", "TCPMSS"}
 BLOCK_TARGETS = {"DROP", "REJECT"}
 MAX_DEPTH = 16
+MAX_STEPS = 100_000  # rule visits per evaluation
 REMOTE_EXAMPLE = ipaddress.ip_address("203.0.113.1")
 
 
@@ -94,30 +95,45 @@ def match(rule: Rule, c: Conn) -> bool | None:
     return None if any(r is None for r in results) else True
 
 
-def _walk(chains: dict[str, Chain], name: str, c: Conn, depth: int,
-          uncertain: list[Rule]) -> tuple[str, Rule | None] | None:
+@dataclass
+class _Walk:
+    """Traversal state: rules that could not be decided, the chains being walked, a step budget."""
+
+    uncertain: list[Rule]
+    stack: list[str]
+    steps: int = 0
+
+
+def _walk(chains: dict[str, Chain], name: str, c: Conn, w: _Walk) -> tuple[str, Rule | None] | None:
     chain = chains.get(name)
-    if chain is None or depth > MAX_DEPTH:
-        return None
-    for rule in chain.rules:
-        m = match(rule, c)
-        if m is False or rule.target in PASS_TARGETS:
-            continue
-        if m is None:
-            if rule.target in BLOCK_TARGETS or rule.target in chains:
-                uncertain.append(rule)
-            continue
-        if rule.target == "RETURN":
-            return None
-        if rule.target in ("ACCEPT", *BLOCK_TARGETS):
-            return rule.target, rule
-        if rule.target in chains:
-            sub = _walk(chains, rule.target, c, depth + 1, uncertain)
-            if sub is not None:
-                return sub
-            if rule.goto:
+    if chain is None or name in w.stack or len(w.stack) > MAX_DEPTH:
+        return None  # netfilter refuses loops; a looping text (or a fuzzer's) is cut here
+    w.stack.append(name)
+    try:
+        for rule in chain.rules:
+            w.steps += 1
+            if w.steps > MAX_STEPS:
                 return None
-    return None
+            m = match(rule, c)
+            if m is False or rule.target in PASS_TARGETS:
+                continue
+            if m is None:
+                if rule.target in BLOCK_TARGETS or rule.target in chains:
+                    w.uncertain.append(rule)
+                continue
+            if rule.target == "RETURN":
+                return None
+            if rule.target in ("ACCEPT", *BLOCK_TARGETS):
+                return rule.target, rule
+            if rule.target in chains:
+                sub = _walk(chains, rule.target, c, w)
+                if sub is not None:
+                    return sub
+                if rule.goto:
+                    return None
+        return None
+    finally:
+        w.stack.pop()
 
 
 def evaluate(rs: Ruleset, c: Conn) -> Verdict | None:
@@ -134,7 +150,7 @@ def evaluate(rs: Ruleset, c: Conn) -> Verdict | None:
         return None
     accepted: Verdict | None = None
     for _prio, where, chains, base in sorted(bases, key=lambda b: b[0]):
-        res = _walk(chains, base.name, c, 0, uncertain)
+        res = _walk(chains, base.name, c, _Walk(uncertain, []))
         action, rule = res if res is not None else (base.policy or "ACCEPT", None)
         verdict = Verdict(action, rule, f"{where} {base.name}", rs.source, tuple(uncertain))
         if verdict.blocked:

@@ -149,7 +149,9 @@ def _auth_findings(r: PortResult) -> list[Finding]:
                            "Clients must enable STARTTLS (Outlook: encrypted connection 'STARTTLS' or 'Auto') to log "
                            "in; without it they get 'authentication not supported' or relay refusals.", ev, (),
                            subject))
-    if r.port in SUBMISSION_PORTS and r.protocol == "smtp" and not r.auth.before_tls and not r.auth.after_tls:
+    tls_fine = r.tls is None or r.tls.ok
+    if (r.port in SUBMISSION_PORTS and r.protocol == "smtp" and r.banner_code == 220 and tls_fine
+            and not r.auth.before_tls and not r.auth.after_tls):
         out.append(Finding("ports.submission_no_auth", Severity.WARNING,
                            f"Submission port {r.port} offers no AUTH",
                            "Mail clients cannot log in to send here.", ev,

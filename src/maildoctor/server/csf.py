@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+MTA_USERS = frozenset({"mailnull", "exim", "Debian-exim", "postfix", "mailman"})
 _LINE = re.compile(r'^\s*([A-Z0-9_]+)\s*=\s*"([^"]*)"')
 
 
@@ -109,6 +110,8 @@ def csf_decides(cfg: CsfConfig, user: str, uid: int | None, groups: frozenset[st
         return None
     if uid == 0:
         return CsfDecision(False, "SMTP_BLOCK", "root is always allowed")
+    if user in MTA_USERS:
+        return CsfDecision(False, "SMTP_BLOCK", f"{user} is the MTA's user, which CSF always allows")
     if user and user in cfg.names("SMTP_ALLOWUSER"):
         return CsfDecision(False, "SMTP_ALLOWUSER", f"{user} is listed in SMTP_ALLOWUSER")
     allowed_groups = set(cfg.names("SMTP_ALLOWGROUP"))

@@ -128,3 +128,13 @@ def test_cpanel_state(tmp_path: Path) -> None:
     (tmp_path / "var/cpanel/smtpgidonlytweak").write_text("")
     state = read_cpanel_smtp_restrictions(tmp_path)
     assert state is not None and state.enabled
+
+
+def test_looping_and_exploding_chains_are_cut() -> None:
+    lines = ["*filter", ":OUTPUT ACCEPT [0:0]"] + [f":C{i} - [0:0]" for i in range(20)]
+    lines += ["-A OUTPUT -j OUTPUT"] + [f"-A OUTPUT -j C{0}"] * 5
+    for i in range(19):
+        lines += [f"-A C{i} -j C{i + 1}"] * 5  # 5^20 paths if walked naively
+    lines += ["-A C19 -j C0", "COMMIT"]
+    v = evaluate(parse_iptables_save("\n".join(lines), "x"), Conn(1000, 1000, 25, False))
+    assert v is not None and v.action == "ACCEPT" and v.rule is None
