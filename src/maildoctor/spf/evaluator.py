@@ -21,6 +21,7 @@ from maildoctor.spf.result import SpfResult, TraceStep
 MAX_LOOKUPS = 10  # RFC 7208 §4.6.4
 MAX_VOID = 2  # RFC 7208 §4.6.4
 MAX_NAMES = 10  # MX exchanges / PTR names per mechanism (§4.6.4)
+TIME_LIMIT = 20.0  # seconds for the whole evaluation; RFC 7208 §4.6.4 asks for at least 20
 DEFAULT_EXPLANATION = "%{i} is not one of %{d}'s designated mail servers"
 
 
@@ -72,8 +73,11 @@ def domain_problem(domain: str) -> str | None:
 
 
 class _Evaluation:
-    def __init__(self, resolver: Resolver, ip: IPAddress, env: MacroEnv, max_lookups: int, max_void: int) -> None:
+    def __init__(self, resolver: Resolver, ip: IPAddress, env: MacroEnv, max_lookups: int, max_void: int,
+                 time_limit: float = 20.0) -> None:
         self.resolver = resolver
+        self.time_limit = time_limit
+        self.deadline = time.monotonic() + time_limit
         self.ip = ip
         self.env = env
         self.max_lookups = max_lookups
@@ -91,6 +95,9 @@ class _Evaluation:
         self.trace.append(TraceStep(depth, domain, action, text, term, self.lookups, self.voids, dns))
 
     def query(self, depth: int, domain: str, name: str, rdtype: str, *, counts_void: bool = True) -> DnsAnswer:
+        if time.monotonic() > self.deadline:
+            raise SpfError("temperror", f"the evaluation took longer than {self.time_limit:g} s before querying "
+                           f"{name} {rdtype} (RFC 7208 §4.6.4)")
         ans = self.resolver.query(name, rdtype)
         self.step(depth, domain, "query", f"DNS {name} {rdtype}", dns=ans)
         if counts_void and ans.void:
@@ -320,13 +327,14 @@ def check_host(
     timestamp: int | None = None,
     max_lookups: int = MAX_LOOKUPS,
     max_void: int = MAX_VOID,
+    time_limit: float = TIME_LIMIT,
 ) -> SpfResult:
     """Evaluate SPF for IP sending as SENDER (empty: the HELO identity). RECORD replaces the DNS record."""
     addr = parse_ip(ip)
     identity, local, domain = split_sender(sender, helo)
     env = MacroEnv(local, domain, domain, addr, helo, receiver, int(time.time()) if timestamp is None else timestamp,
                    upper_hex=ip != ip.lower())
-    ev = _Evaluation(resolver, addr, env, max_lookups, max_void)
+    ev = _Evaluation(resolver, addr, env, max_lookups, max_void, time_limit)
     full_sender = f"{local}@{domain}"
     ip_text = ev.ip_text
     ev.step(0, domain, "check", f"check_host(ip={ip_text}, domain={domain}, sender={full_sender}, identity={identity})")

@@ -93,3 +93,23 @@ def test_more_than_ten_mx_names_is_permerror() -> None:
                                                                              for i in range(11)]]}
     result, problem, _ = _check(zone)
     assert result == "permerror" and "11 MX records" in problem
+
+
+class _SlowResolver:
+    """Every answer takes a while: the evaluation must give up with temperror, not run on for minutes."""
+
+    def __init__(self, zone: dict[str, list[object]]) -> None:
+        self.zone = ZoneResolver(zone)
+
+    def query(self, name: str, rdtype: str) -> object:
+        time.sleep(0.05)
+        return self.zone.query(name, rdtype)
+
+
+def test_overall_time_limit_is_temperror() -> None:
+    record = "v=spf1 " + " ".join(f"a:h{i}.evil.test" for i in range(9)) + " -all"
+    zone: dict[str, list[object]] = {"evil.test": [{"TXT": record}]}
+    zone |= {f"h{i}.evil.test": [{"A": "203.0.113.1"}] for i in range(9)}
+    res = check_host(_SlowResolver(zone), "192.0.2.1", "a@evil.test", time_limit=0.2)  # type: ignore[arg-type]
+    assert res.result == "temperror"
+    assert "longer than 0.2 s" in res.problem
