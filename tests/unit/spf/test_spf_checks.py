@@ -55,3 +55,10 @@ def test_online_lints_the_local_domains(root: Path, monkeypatch: pytest.MonkeyPa
 
 def test_root_without_logs_or_domains_has_nothing(tmp_path: Path) -> None:
     assert check_spf(DoctorContext(root=tmp_path, offline=False)) == []
+
+
+def test_silent_dns_gives_one_unknown_not_a_long_wait(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    zone = ZoneResolver({"myshop.example": ["TIMEOUT"], "clinic.example": ["TIMEOUT"]})
+    monkeypatch.setattr("maildoctor.net.dns.make_resolver", lambda *a, **k: zone)
+    findings = [f for f in check_spf(DoctorContext(root=root, offline=False)) if f.id.startswith("spf.lint")]
+    assert [(f.id, f.severity.value) for f in findings] == [("spf.lint.could_not_run", "unknown")]
