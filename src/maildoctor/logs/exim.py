@@ -94,20 +94,21 @@ def is_message_id(text: str) -> bool:
     return ID_RE.match(text) is not None
 
 
-def parse_line(line: str, year: int | None = None) -> LogEvent:
-    """Parse one Exim log line (main, reject or panic log); never raises. `year` is unused (Exim logs it)."""
+def parse_line(line: str, year: int | None = None, source: str = "", line_no: int = 0) -> LogEvent:
+    """Parse one Exim log line (main, reject or panic log); never raises. `year` is unused (Exim logs it);
+    `source` and `line_no` are stored in the event (cheaper than copying it afterwards)."""
     line = line.rstrip("\r\n")
     m = _PREFIX.match(line)
     host = None
     if m is None:
         w = _SYSLOG_WRAP.match(line)
         if w is not None:
-            inner = parse_line(line[w.end():])
+            inner = parse_line(line[w.end():], None, source, line_no)
             if inner.kind is not EventKind.UNKNOWN and inner.kind is not EventKind.CONTINUATION:
                 return _replace(inner, raw=line, host=w.group(1), pid=int(w.group(2)))
         if line and _CONT.match(line):
-            return LogEvent(EventKind.CONTINUATION, line, format="exim")
-        return LogEvent(EventKind.UNKNOWN, line, format="exim")
+            return LogEvent(EventKind.CONTINUATION, line, source, line_no, format="exim")
+        return LogEvent(EventKind.UNKNOWN, line, source, line_no, format="exim")
     body = line[m.end():]
     w = _SYSLOG_WRAP.match(body)
     pid = int(m.group(11)) if m.group(11) else None
@@ -116,7 +117,7 @@ def parse_line(line: str, year: int | None = None) -> LogEvent:
     f: dict[str, object] = {"time": _time(m), "pid": pid, "host": host, "message_id": m.group(12)}
     extra: dict[str, str] = {}
     kind = _classify(body, f, extra)
-    return LogEvent(kind, line, format="exim", program="exim", extra=extra, **f)  # type: ignore[arg-type]
+    return LogEvent(kind, line, source, line_no, format="exim", program="exim", extra=extra, **f)  # type: ignore[arg-type]
 
 
 def _replace(ev: LogEvent, **changes: object) -> LogEvent:

@@ -53,7 +53,7 @@ def _year_for(month: int, day: int, year: int | None) -> int:
     return now.year - 1 if (month, day) > (now.month, now.day + 1) else now.year
 
 
-def parse_line(line: str, year: int | None = None) -> LogEvent:
+def parse_line(line: str, year: int | None = None, source: str = "", line_no: int = 0) -> LogEvent:
     """Parse one Postfix syslog line; never raises. Non-Postfix syslog lines come back OTHER."""
     line = line.rstrip("\r\n")
     m = _CLASSIC.match(line)
@@ -72,13 +72,12 @@ def parse_line(line: str, year: int | None = None) -> LogEvent:
     else:
         m = _RFC3339.match(line)
         if m is None:
-            return LogEvent(EventKind.UNKNOWN, line, format="postfix")
+            return LogEvent(EventKind.UNKNOWN, line, source, line_no, format="postfix")
         t = _rfc3339(m)
         host, prog, pid = m.group(9), m.group(10), m.group(11)
-    ev = parse_message(prog, line[m.end():])
-    import dataclasses
-
-    return dataclasses.replace(ev, raw=line, time=t, host=host, pid=int(pid) if pid else None)
+    base = {"raw": line, "source": source, "line_no": line_no, "time": t, "host": host,
+            "pid": int(pid) if pid else None}
+    return parse_message(prog, line[m.end():], base)
 
 
 def _rfc3339(m: re.Match[str]) -> dt.datetime | None:
@@ -101,9 +100,9 @@ def _rfc3339(m: re.Match[str]) -> dt.datetime | None:
         return None
 
 
-def parse_message(program: str, text: str) -> LogEvent:
-    """Parse the message part of a Postfix log line (after `prog[pid]: `)."""
-    f: dict[str, object] = {"program": program}
+def parse_message(program: str, text: str, base: dict[str, object] | None = None) -> LogEvent:
+    """Parse the message part of a Postfix log line (after `prog[pid]: `); `base` holds the prefix fields."""
+    f: dict[str, object] = {"program": program, "raw": text, **(base or {})}
     extra: dict[str, str] = {}
     daemon = program.rsplit("/", 1)[-1]
     is_postfix = program.startswith("postfix") or "/" in program
@@ -132,7 +131,7 @@ def parse_message(program: str, text: str) -> LogEvent:
 
 
 def _event(kind: EventKind, text: str, f: dict[str, object], extra: dict[str, str]) -> LogEvent:
-    return LogEvent(kind, text, format="postfix", extra=extra, **f)  # type: ignore[arg-type]
+    return LogEvent(kind=kind, format="postfix", extra=extra, **f)  # type: ignore[arg-type]
 
 
 def _hostip(text: str, f: dict[str, object]) -> None:

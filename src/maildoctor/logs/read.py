@@ -206,14 +206,13 @@ class LogReader:
                 line_no += 1
                 if not raw or raw == b"\r":
                     continue
-                ev = parse(_decode(raw), year)
+                ev = parse(_decode(raw), year, name, line_no)
                 if ev.time is not None and (
                     (self.since is not None and _naive(ev.time) < self.since)  # type: ignore[operator]
                     or (self.until is not None and _naive(ev.time) > self.until)  # type: ignore[operator]
                 ):
                     continue
-                kind = EventKind.PANIC if panic and ev.kind is EventKind.OTHER else ev.kind
-                yield replace(ev, source=name, line_no=line_no, kind=kind)
+                yield replace(ev, kind=EventKind.PANIC) if panic and ev.kind is EventKind.OTHER else ev
         self.lines_read += line_no
 
 

@@ -132,10 +132,9 @@ class _Collector:
             if qid is not None and qid not in self.wanted and b"<= <> R=" not in hit.line:
                 self.state.over.add(qid)
                 return ()
-        ev = self.fmt.parse_line(hit.text(), self.year)
+        ev = self.fmt.parse_line(hit.text(), self.year, self.source, hit.line_no)
         if not self._in_window(ev):
             return ()
-        ev = _with_location(ev, self.source, hit.line_no)
         mid = ev.message_id
         new: list[bytes] = []
         if mid is None:
@@ -184,9 +183,10 @@ class _Collector:
             lines = lines[1:]  # the context was cut: its first piece may be a partial line
         for back, raw in enumerate(reversed(lines), 1):
             if key in raw:
-                ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.year)
+                ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.year, self.source,
+                                         hit.line_no - back)
                 if ev.message_id == mid and self._in_window(ev):
-                    self.events.setdefault(mid, []).insert(0, _with_location(ev, self.source, hit.line_no - back))
+                    self.events.setdefault(mid, []).insert(0, ev)
 
     def _relevant(self, ev: LogEvent) -> bool:
         if self.kind in ("exim_id", "postfix_id"):
@@ -214,12 +214,6 @@ class _Collector:
                 back = len(lines) - 1 - lines.index(raw)  # lines[-1] is the empty text after the last newline
                 self.cwd[ev.message_id] = (cwd_ev.script_path, cwd_ev.raw, ev.line_no - back)
                 return
-
-
-def _with_location(ev: LogEvent, source: str, line_no: int) -> LogEvent:
-    import dataclasses
-
-    return dataclasses.replace(ev, source=source, line_no=line_no)
 
 
 def _naive(t: dt.datetime | None) -> dt.datetime | None:
