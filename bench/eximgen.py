@@ -156,7 +156,8 @@ class _Gen:
         self.sample_seen = 0
         self.sample_ids: list[str] = []
         self.sample_rng = random.Random(seed + 1)  # separate, so sampling does not change the log
-        est = target_messages if target_messages is not None else max(1, (target_bytes or 0) // 480)
+        # a message takes about 780 bytes of log (arrival, deliveries, Completed, noise around it)
+        est = target_messages if target_messages is not None else max(1, (target_bytes or 0) // 780)
         self.estimate = est
         self.burst_size = max(300, est // 25)
         self.outbreak_at = int(est * 0.6)
