@@ -55,31 +55,41 @@ def bounce_dict(b: Bounce) -> dict[str, Any]:
 
 
 def bounce_findings(bounces: Sequence[Bounce], max_evidence: int = 20) -> list[Finding]:
-    """One finding per local cause (the actionable part), one per failure reason, one summary."""
+    """One finding per local cause (the actionable part, bounces with the same cause grouped),
+    one per failure reason, one summary."""
     findings: list[Finding] = []
     by_reason: dict[tuple[str, str], list[tuple[Bounce, Recipient]]] = {}
+    # one finding per cause: the same file and line (a :fail: default hit by many addresses), else same text
+    by_cause: dict[tuple[str, str, int | None], list[tuple[Bounce, Recipient, LocalCause]]] = {}
     for b in bounces:
         for r in b.recipients:
             if b.kind in ("failure", "delay"):
                 by_reason.setdefault((b.kind, r.reason), []).append((b, r))
             c = r.local_cause
-            if c is None:
-                continue
-            raw = str(c.detail.get("raw", "")) or c.summary
-            cause_ev = [Evidence("file", raw, c.file, c.line)] if c.file else []
-            cause_ev.append(Evidence("text", r.diagnostic[:300], b.file))
-            findings.append(
-                Finding(
-                    id=f"bounce.cause.{c.kind}",
-                    severity=Severity.WARNING if b.kind == "failure" else Severity.INFO,
-                    title=f"{r.address}: {c.summary}",
-                    explanation=f"Bounce {b.file}: {r.reason} ({r.status or 'no status'}), rule {r.rule.id}.",
-                    evidence=tuple(cause_ev),
-                    fix=c.fix,
-                    subject=r.address,
-                    data={"file": b.file, "reason": r.reason, "local_cause": cause_dict(c)},
-                )
+            if c is not None:
+                key = (c.kind, c.file, c.line) if c.file and c.kind != "deferral" else (c.kind, c.summary, None)
+                by_cause.setdefault(key, []).append((b, r, c))
+    for grouped in by_cause.values():
+        b, r, c = grouped[0]
+        raw = str(c.detail.get("raw", "")) or c.summary
+        cause_ev = [Evidence("file", raw, c.file, c.line)] if c.file else []
+        cause_ev += [
+            Evidence("text", f"{x.address}: {x.diagnostic[:300]}", bb.file) for bb, x, _ in grouped[:max_evidence]
+        ]
+        failures = any(bb.kind == "failure" for bb, _, _ in grouped)
+        count = f" (and {len(grouped) - 1} more like it)" if len(grouped) > 1 else ""
+        findings.append(
+            Finding(
+                id=f"bounce.cause.{c.kind}",
+                severity=Severity.WARNING if failures else Severity.INFO,
+                title=f"{r.address}: {c.summary}{count}",
+                explanation=f"Bounce {b.file}: {r.reason} ({r.status or 'no status'}), rule {r.rule.id}.",
+                evidence=tuple(cause_ev),
+                fix=c.fix,
+                subject=r.address,
+                data={"files": [bb.file for bb, _, _ in grouped], "reason": r.reason, "local_cause": cause_dict(c)},
             )
+        )
     for (kind, reason), items in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
         hard = sum(1 for _, r in items if r.hard)
         ev = tuple(Evidence("text", f"{r.address}: {r.diagnostic[:200]}", b.file) for b, r in items[:max_evidence])
