@@ -95,6 +95,7 @@ acl_rcpt:
   require message = relay not permitted
           domains = +local_domains
   require verify = recipient
+  require verify = sender
   accept
 
 acl_data:
@@ -181,6 +182,11 @@ virtual_userdelivery:
   envelope_to_add
   return_path_add
   mode = 0660
+  # cPanel keeps per-mailbox quotas in /home/<user>/etc/<domain>/quota ("mailbox:bytes", 0 = none).
+  quota = ${lookup{$local_part_data}lsearch\
+    {/home/${lookup{$domain_data}lsearch{/etc/userdomains}}/etc/$domain_data/quota}{$value}{0}}
+  maildir_use_size_file
+  quota_is_inclusive = true
 
 # cPanel returns a pipe's output to the sender: any output fails the delivery.
 virtual_address_pipe:

@@ -277,7 +277,8 @@ class Lab:
             delay_warnings=[m.path for m in in_sender if m.kind == "delay"],
             postfix_log=pf_log,
             postfix_bounces=[m.path for m in in_sender if m.kind == "bounce" and m.reporting_mta == "postfix"],
-            delivered=[m.path for m in mails if m.kind == "message"],
+            # Exim's maildir file names carry the host name; the pre-filled old mail does not.
+            delivered=[m.path for m in mails if m.kind == "message" and t.HOSTNAME in m.path.name],
             remote_delivered=remote,
             scenarios=scenarios,
             timings={"startup": self.startup_seconds, "scenarios": ran},

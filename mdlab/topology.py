@@ -42,9 +42,12 @@ class User:
 
 
 USERS = (
-    User("alice", 4211, "alice-shop.test", ("sales", "info")),
+    User("alice", 4211, "alice-shop.test", ("sales", "info", "support")),
     User("bob", 4212, "bob-blog.test", ("contact",)),
 )
+# /home/<user>/etc/<domain>/quota (cPanel: mailbox:bytes); support@ is already over its quota.
+QUOTAS = {("alice", "support"): 2000}
+OVER_QUOTA_FILL = 3000  # bytes of old mail pre-filled in support@'s maildir
 POSTFIX_UID = 4290
 POSTDROP_GID = 4291
 

@@ -175,11 +175,15 @@ def build_tree(workdir: Path) -> None:
             _maildir(h / "mail" / u.domain / box, ids)
             pw.append(f"{box}:x:{u.uid}:{u.uid}::/home/{u.name}/mail/{u.domain}/{box}:/home/{u.name}")
             sh.append(f"{box}:{hashed}:20000::::::")
+        quotas = [f"{box}:{t.QUOTAS.get((u.name, box), 0)}" for box in u.mailboxes]
+        _write(h / "etc" / u.domain / "quota", "\n".join(quotas) + "\n", 0o644, ids)
         _write(h / "etc" / u.domain / "passwd", "\n".join(pw) + "\n", 0o644, ids)
         _write(h / "etc" / u.domain / "shadow", "\n".join(sh) + "\n", 0o640, ids)
         _mkdir(h / "public_html", 0o750, ids)
         _write(h / "public_html" / "index.html", f"<h1>{u.domain}</h1>\n", 0o644, ids)
     alice = (t.USERS[0].uid, t.USERS[0].uid)
+    old_mail = f"From: customer@remote.test\nSubject: old attachment\n\n{'x' * t.OVER_QUOTA_FILL}\n"
+    _write(home / "alice/mail/alice-shop.test/support/cur/1700000000.M1P1.old:2,S", old_mail, 0o600, alice)
     _mkdir(home / "alice" / "bin", 0o755, alice)
     _write(home / "alice" / "bin" / "ticket-import.sh", TICKET_SCRIPT, 0o755, alice)
     _write(home / "alice" / "bin" / "autoresponder.sh", AUTORESPONDER_SCRIPT, 0o755, alice)

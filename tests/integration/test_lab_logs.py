@@ -88,6 +88,7 @@ def test_failed_scenarios_have_a_failure_line_with_the_diagnostic_and_a_bounce(
         ("remote_greylisted", "451 4.7.1 Greylisted, please try again later"),
         ("remote_too_many_connections", "after initial connection: 421-4.7.0 mx.busy.test Too many concurrent"),
         ("delay_warning", "defer (111): Connection refused"),
+        ("local_mailbox_full", "defer (-22) DT=0s: mailbox is full (MTA-imposed quota exceeded while writing to"),
     ],
 )
 def test_deferred_scenarios_are_retried_and_still_queued(lab: LabRun, name: str, diagnostic: str) -> None:
@@ -151,6 +152,7 @@ def test_multi_recipient_message_fails_each_recipient_with_its_own_reason(lab: L
         ("spf_fail_rejected", "info@alice-shop.test", "550 5.7.23 SPF: 198.51.100.10 is not allowed"),
         ("default_fail", "nobody@alice-shop.test", "550 No such person at this address"),
         ("spf_temperror", "info@alice-shop.test", "451 4.4.3 Temporary DNS error while checking SPF"),
+        ("sender_verify_fail", "info@alice-shop.test", "550 Verification failed for <someone@nxdomain.test>"),
     ],
 )
 def test_rejected_scenarios_are_in_the_reject_log(lab: LabRun, name: str, recipient: str, reply: str) -> None:
@@ -225,3 +227,9 @@ def test_auth_is_advertised_only_after_tls(lab: LabRun) -> None:
     assert "250-STARTTLS" in plain and "AUTH" not in plain
     tls = lab.run([*base, "--helo", "laptop", "--tls"]).stdout
     assert re.search(r"^<~  250-AUTH PLAIN LOGIN$", tls, re.M)
+
+
+def test_sender_verify_failure_is_logged_with_its_reason(lab: LabRun) -> None:
+    log = lab.mainlog.read_text()
+    pattern = r"\[198\.51\.100\.10\]:\d+ I=\S+ sender verify fail for <someone@nxdomain\.test>: Unrouteable address"
+    assert re.search(pattern, log)

@@ -33,7 +33,8 @@ def test_root_has_the_cpanel_layout(lab: LabRun) -> None:
 
 
 def test_spool_holds_header_files_of_the_queued_messages(lab: LabRun) -> None:
-    queued = [lab.scenarios[n].message_ids[0] for n in ("remote_mailbox_full", "remote_greylisted", "delay_warning")]
+    singles = ("remote_mailbox_full", "remote_greylisted", "delay_warning", "local_mailbox_full")
+    queued = [lab.scenarios[n].message_ids[0] for n in singles]
     queued.append(lab.scenarios["frozen"].message_ids[1])
     for spool in (lab.spool, lab.root / "var/spool/exim"):
         for msg in queued:
@@ -46,6 +47,13 @@ def test_spool_holds_header_files_of_the_queued_messages(lab: LabRun) -> None:
     assert "\n-frozen " in header_text
     count = lab.exim("-bpc")
     assert int(count.stdout.strip()) == len(queued) + 1 + 10  # plus busy.test: one message and the PHP flood
+
+
+def test_over_quota_mailbox_has_cpanel_quota_files(lab: LabRun) -> None:
+    quota = (lab.root / "home/alice/etc/alice-shop.test/quota").read_text().splitlines()
+    assert "support:2000" in quota and "sales:0" in quota
+    size_file = (lab.root / "home/alice/mail/alice-shop.test/support/maildirsize").read_text().splitlines()
+    assert size_file[0] == "2000S,0C"
 
 
 def test_spool_headers_show_the_php_script(lab: LabRun) -> None:
