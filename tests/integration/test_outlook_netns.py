@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.unit.net.netns import NetNs, Result, need_netns
+from tests.unit.net.netns import NetNs, Result, make_cert, need_netns
 
 pytestmark = pytest.mark.integration
 
 ZONE = "example.test"
 HOSTS = {  # one server per scenario, each on its own address
     "auth": "192.0.2.78", "helo": "192.0.2.79", "fw": "192.0.2.14", "port": "192.0.2.15", "down": "192.0.2.16",
-    "relay": "192.0.2.69", "isp": "192.0.2.67", "busy": "192.0.2.68",
+    "relay": "192.0.2.69", "isp": "192.0.2.67", "busy": "192.0.2.68", "tls": "192.0.2.20",
 }
 
 
@@ -29,6 +29,7 @@ def olab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, str]
         for addr in HOSTS.values():
             ns.add_address(addr)
         records = {f"{name}.{ZONE}": {"A": [addr]} for name, addr in HOSTS.items()}
+        records[f"webmail.{ZONE}"] = {"A": [HOSTS["tls"]]}  # a second name for the TLS server, not on its cert
         dns = ns.start_dns(tmp, ZONE, records)
         smtp = {"kind": "smtp", "tls": "none"}
         ns.start_servers(tmp, [
@@ -49,6 +50,9 @@ def olab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, str]
             # 0x800CCC67 variant: the server itself says 421
             {**smtp, "addr": HOSTS["busy"], "port": 25, "banner": "421 Too many concurrent SMTP connections"},
         ])
+        # TLS codes: STARTTLS on 587 with a certificate for tls.example.test only
+        ns.start_servers(tmp, [{"kind": "smtp", "tls": "starttls", "addr": HOSTS["tls"], "port": 587}],
+                         make_cert(tmp, f"tls.{ZONE}"))
         ns.iptables("-A", "INPUT", "-d", HOSTS["fw"], "-p", "tcp", "--dport", "25", "-j", "DROP")
         yield ns, dns
     finally:
@@ -177,3 +181,27 @@ def test_outlook_mapi_timeout_uses_the_connect_checks(olab: tuple[NetNs, str]) -
     assert doc["code"] == "0x8004210B" and doc["extracted"]["protocol"] == "SMTP"
     assert doc["diagnosis"] == "firewall"  # no port in the text: 25 is dropped, 587 works
     assert any("use port 587" in c["detail"] for c in doc["causes"])
+
+
+def test_0x800ccc01_certificate_name(olab: tuple[NetNs, str]) -> None:
+    text = ("The server you are connected to is using a security certificate that could not be verified. The target "
+            "principal name is incorrect. Server: 'webmail.example.test', Protocol: SMTP, Port: 587, Error Number: "
+            "0x800CCC01")
+    doc = outlook(olab, text, "webmail")
+    assert doc["diagnosis"] == "name_not_on_cert"
+    assert "tls.example.test" in next(c["detail"] for c in doc["causes"] if c["cause"] == "name_not_on_cert")
+    assert outlook(olab, text, "tls")["diagnosis"] == "intercepted"  # the right name: something else replaced it
+
+
+def test_0x800ccc02_certificate_date(olab: tuple[NetNs, str]) -> None:
+    doc = outlook(olab, "0x800CCC02", "tls", "--port", "587")
+    assert doc["diagnosis"] == "client_clock"  # the certificate is valid for 30 days: the PC's clock is wrong
+    assert {c["cause"]: c["verdict"] for c in doc["causes"]}["cert_expired"] == "ruled_out"
+
+
+def test_0x800ccc1a_ssl_on_starttls_port(olab: tuple[NetNs, str]) -> None:
+    text = ("Your server does not support the connection encryption type you have specified. Server: "
+            "'tls.example.test', Protocol: SMTP, Port: 587, Secure(SSL): Yes, Error Number: 0x800CCC1A")
+    doc = outlook(olab, text, "tls")
+    assert doc["diagnosis"] == "ssl_on_plain_port"
+    assert {c["cause"]: c["verdict"] for c in doc["causes"]}["tls_fails"] == "ruled_out"

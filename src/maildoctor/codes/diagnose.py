@@ -1,123 +1,45 @@
 """Decide between the causes of an Outlook error: the pasted text first, then live checks of --server.
 
-Each of the five common codes has its own decision; every cause of the code gets a verdict:
-confirmed (a check proved it), likely (the checks point at it but cannot see the client's side),
-possible (not excluded), ruled_out, or not_checked. Only the server the user named is contacted.
+Each code with causes has its own decision (the five common ones here, the TLS ones in
+`tlschecks`); every cause gets a verdict (see `verdicts`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from maildoctor import kb
 from maildoctor.codes.outlook import SOCKET_ERRORS, OutlookError
-from maildoctor.net.probe import FILTERED, OPEN, REFUSED, PortResult, Resolution, lookup_host, probe_ports
-from maildoctor.net.smtpcheck import EnvelopeResult, client_helo_name, probe_envelope
+from maildoctor.codes.tlschecks import check_cert_date, check_cert_name, check_secure_connect
+from maildoctor.codes.verdicts import (
+    CLIENT_HELO,
+    CONFIRMED,
+    FAMILY_PORTS,
+    IMPLICIT,
+    LIKELY,
+    NOT_CHECKED,
+    POSSIBLE,
+    RELAY_TEST,
+    RULED_OUT,
+    VERDICT_ORDER,
+    Cause,
+    Context,
+    apply_response_hints,
+    by_cause,
+    causes_for,
+    checked_as,
+    envelope_check,
+    port_check,
+    reply_text,
+    resolve_server,
+    smtp_port,
+)
+from maildoctor.net.probe import FILTERED, OPEN, REFUSED, PortResult
 
-CONFIRMED, LIKELY, POSSIBLE, RULED_OUT, NOT_CHECKED = "confirmed", "likely", "possible", "ruled_out", "not_checked"
-VERDICT_ORDER = {CONFIRMED: 0, LIKELY: 1, POSSIBLE: 2, NOT_CHECKED: 3, RULED_OUT: 4}
-CLIENT_HELO = "DESKTOP-MAILDOCTOR"  # what Outlook sends: the PC's bare NetBIOS name
-RELAY_TEST = "maildoctor-relay-test@example.com"
-SMTP_PORTS = (25, 587, 465, 2525, 26)
-FAMILY_PORTS = {"SMTP": SMTP_PORTS, "POP3": (110, 995), "IMAP": (143, 993)}
-IMPLICIT = {465, 993, 995}
-
-
-@dataclass
-class Cause:
-    cause: str
-    text: str
-    checked: bool = False
-    verdict: str = NOT_CHECKED
-    detail: str = ""
-    evidence: list[str] = field(default_factory=list)
-    fix: list[str] = field(default_factory=list)
-
-    def set(self, verdict: str, detail: str, *evidence: str) -> None:
-        self.checked, self.verdict, self.detail = True, verdict, detail
-        self.evidence.extend(e for e in evidence if e)
-
-
-@dataclass
-class Context:
-    err: OutlookError
-    server: str
-    user: str
-    dns_server: str | None
-    timeout: float
-    resolution: Resolution | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def checked_as(code: str) -> str:
-    """The code whose causes and checks apply (Outlook's MAPI codes reuse the IXP code's)."""
-    return str(kb.load("outlook_codes").by_id(code).get("alias_of", code))
-
-
-def causes_for(code: str) -> list[Cause]:
-    entry = kb.load("outlook_codes").by_id(checked_as(code))
-    return [Cause(c["id"], c["text"], fix=list(c.get("fix", []))) for c in entry.get("cause", [])]
-
-
-def apply_response_hints(code: str, causes: list[Cause], response: str) -> None:
-    """Without live checks, the server's quoted answer already points at a cause."""
-    if not response:
-        return
-    entry = kb.load("outlook_codes").by_id(checked_as(code))
-    hints = {c["id"]: c.get("response_hint") for c in entry.get("cause", [])}
-    for c in causes:
-        pat = hints.get(c.cause)
-        if pat and re.search(pat, response, re.I) and c.verdict == NOT_CHECKED:
-            c.verdict, c.detail = LIKELY, f"the server's answer in the error says so: {response!r}"
-
-
-def _by(causes: list[Cause]) -> dict[str, Cause]:
-    return {c.cause: c for c in causes}
-
-
-def _resolve(ctx: Context) -> Resolution:
-    if ctx.resolution is None:
-        ctx.resolution = lookup_host(ctx.server, ctx.dns_server, ctx.timeout)
-    return ctx.resolution
-
-
-def _smtp_port(ctx: Context) -> int:
-    return ctx.err.port or 25  # Outlook's default for the outgoing server
-
-
-def _sender(ctx: Context) -> str:
-    if ctx.user:
-        return ctx.user
-    if "@" in ctx.err.address:
-        return ctx.err.address
-    domain = ctx.server.split(".", 1)[1] if ctx.server.count(".") >= 2 else ctx.server
-    return f"postmaster@{domain}"
-
-
-def _envelope(ctx: Context, rcpts: tuple[str, ...] = (), bad_helo: str = "") -> EnvelopeResult | None:
-    res = _resolve(ctx)
-    if not res.addresses:
-        ctx.notes.append(f"{ctx.server} does not resolve here ({res.error}): no live SMTP check")
-        return None
-    port = _smtp_port(ctx)
-    ssl = bool(ctx.err.ssl)
-    return probe_envelope(res.addresses[0], port, ctx.server, mail_from=_sender(ctx), rcpts=rcpts,
-                          implicit_tls=ssl and port in IMPLICIT, use_starttls=ssl and port not in IMPLICIT,
-                          bad_helo=bad_helo, helo=client_helo_name(), timeout=ctx.timeout)
-
-
-def _ports(ctx: Context, ports: tuple[int, ...]) -> dict[int, PortResult]:
-    res = _resolve(ctx)
-    if not res.addresses:
-        return {}
-    return {r.port: r for r in probe_ports(res.addresses[0], ports, ctx.server, client_helo_name(), ctx.timeout)}
-
-
-def _reply(r: object) -> str:
-    describe = getattr(r, "describe", None)
-    return str(describe()) if callable(describe) else ""
+__all__ = ["CONFIRMED", "LIKELY", "NOT_CHECKED", "POSSIBLE", "RULED_OUT", "Cause", "apply_response_hints", "best",
+           "causes_for", "diagnose"]
 
 
 # --------------------------------------------------------------------------- 0x800CCC0D
@@ -126,8 +48,8 @@ def _reply(r: object) -> str:
 def check_cant_find_host(ctx: Context, causes: list[Cause]) -> None:
     from maildoctor.net.dns import NOERROR, make_resolver
 
-    c = _by(causes)
-    res = _resolve(ctx)
+    c = by_cause(causes)
+    res = resolve_server(ctx)
     ev = res.evidence
     if res.addresses:
         c["client_dns"].set(CONFIRMED, f"{ctx.server} resolves here to {', '.join(res.addresses)}: the name is right; "
@@ -160,17 +82,17 @@ def check_cant_find_host(ctx: Context, causes: list[Cause]) -> None:
 
 
 def check_failed_to_connect(ctx: Context, causes: list[Cause]) -> None:
-    c = _by(causes)
-    res = _resolve(ctx)
+    c = by_cause(causes)
+    res = resolve_server(ctx)
     if not res.addresses:
         ctx.notes.append(f"{ctx.server} does not resolve here ({res.error}): that is 0x800CCC0D's problem")
         return
     family = ctx.err.protocol if ctx.err.protocol in FAMILY_PORTS else "SMTP"
     if ctx.err.port is None:
-        _unknown_port(ctx, c, _ports(ctx, FAMILY_PORTS[family]))
+        _unknown_port(ctx, c, port_check(ctx, FAMILY_PORTS[family]))
         return
     port = ctx.err.port
-    ports = _ports(ctx, tuple(dict.fromkeys((port, *FAMILY_PORTS[family]))))
+    ports = port_check(ctx, tuple(dict.fromkeys((port, *FAMILY_PORTS[family]))))
     mine = ports[port]
     others = [p for p in ports.values() if p.port != port and p.state == OPEN and p.banner_code in (None, 220)]
     open_list = ", ".join(str(p.port) for p in others)
@@ -257,8 +179,8 @@ def _unknown_port(ctx: Context, c: dict[str, Cause], ports: dict[int, PortResult
 
 
 def check_rejected_sender(ctx: Context, causes: list[Cause]) -> None:
-    c = _by(causes)
-    env = _envelope(ctx, bad_helo=CLIENT_HELO)
+    c = by_cause(causes)
+    env = envelope_check(ctx, bad_helo=CLIENT_HELO)
     if env is None:
         return
     ev = (f"{env.address}:{env.port} {env.state} {env.error}".strip(), *env.transcript)
@@ -269,7 +191,7 @@ def check_rejected_sender(ctx: Context, causes: list[Cause]) -> None:
         if env.bad_helo.code == 250:
             c["helo_rejected"].set(RULED_OUT, f"the server accepts the bare client name {CLIENT_HELO}", *ev)
         elif env.bad_helo.code is not None:
-            c["helo_rejected"].set(CONFIRMED, f"the server rejects the bare client name: {_reply(env.bad_helo)}",
+            c["helo_rejected"].set(CONFIRMED, f"the server rejects the bare client name: {reply_text(env.bad_helo)}",
                                    *ev)
     mail = env.mail
     if mail is None or mail.code is None:
@@ -277,7 +199,7 @@ def check_rejected_sender(ctx: Context, causes: list[Cause]) -> None:
         return
     if mail.code < 400:
         for key in ("auth_required_for_sender", "starttls_required", "sender_address"):
-            c[key].set(RULED_OUT, f"MAIL FROM without authentication is accepted: {_reply(mail)}", *ev)
+            c[key].set(RULED_OUT, f"MAIL FROM without authentication is accepted: {reply_text(mail)}", *ev)
         c["sender_mismatch"].set(POSSIBLE, "needs the client's credentials to check")
         return
     text = f"{mail.code} {mail.text}"
@@ -301,9 +223,9 @@ def check_rejected_sender(ctx: Context, causes: list[Cause]) -> None:
 
 
 def check_550(ctx: Context, causes: list[Cause]) -> None:
-    c = _by(causes)
+    c = by_cause(causes)
     rcpts = tuple(r for r in (ctx.err.recipient, RELAY_TEST) if r)
-    env = _envelope(ctx, rcpts=rcpts)
+    env = envelope_check(ctx, rcpts=rcpts)
     if env is None:
         return
     ev = (f"{env.address}:{env.port} {env.state} {env.error}".strip(), *env.transcript)
@@ -311,15 +233,15 @@ def check_550(ctx: Context, causes: list[Cause]) -> None:
         ctx.notes.append(f"the SMTP session did not reach MAIL FROM ({env.state}, {env.banner or env.error})")
         return
     if env.mail.code >= 400:
-        c["sender_blocked"].set(CONFIRMED, f"the sender is refused before any recipient: {_reply(env.mail)}", *ev)
+        c["sender_blocked"].set(CONFIRMED, f"the sender is refused before any recipient: {reply_text(env.mail)}", *ev)
         c["relay_needs_auth"].set(POSSIBLE, "the sender refusal comes first", *ev)
         return
-    c["sender_blocked"].set(RULED_OUT, f"the sender is accepted: {_reply(env.mail)}", *ev)
+    c["sender_blocked"].set(RULED_OUT, f"the sender is accepted: {reply_text(env.mail)}", *ev)
     replies = {r.command[9:-1]: r for r in env.rcpts}
     relay = replies.get(RELAY_TEST)
     if relay is not None and relay.code is not None:
         if relay.code >= 500:
-            c["relay_needs_auth"].set(CONFIRMED, f"relaying without authentication is refused: {_reply(relay)} "
+            c["relay_needs_auth"].set(CONFIRMED, f"relaying without authentication is refused: {reply_text(relay)} "
                                       f"(AUTH offered: {' '.join(env.auth_anywhere) or 'none'})", *ev)
         elif relay.code < 400:
             c["relay_needs_auth"].set(RULED_OUT, "the server relays for this client without authentication "
@@ -327,18 +249,18 @@ def check_550(ctx: Context, causes: list[Cause]) -> None:
     rcpt = replies.get(ctx.err.recipient) if ctx.err.recipient else None
     if rcpt is not None and rcpt.code is not None:
         if rcpt.code >= 500 and re.search(r"no such|unknown|does not exist|unavailable|invalid", rcpt.text, re.I):
-            c["recipient_unknown"].set(CONFIRMED, f"the recipient is refused: {_reply(rcpt)}", *ev)
+            c["recipient_unknown"].set(CONFIRMED, f"the recipient is refused: {reply_text(rcpt)}", *ev)
         elif rcpt.code < 400:
-            c["recipient_unknown"].set(RULED_OUT, f"the recipient is accepted: {_reply(rcpt)}", *ev)
+            c["recipient_unknown"].set(RULED_OUT, f"the recipient is accepted: {reply_text(rcpt)}", *ev)
 
 
 # --------------------------------------------------------------------------- 0x800CCC67
 
 
 def check_421(ctx: Context, causes: list[Cause]) -> None:
-    c = _by(causes)
-    port = _smtp_port(ctx)
-    ports = _ports(ctx, tuple(dict.fromkeys((port, 587, 465))))
+    c = by_cause(causes)
+    port = smtp_port(ctx)
+    ports = port_check(ctx, tuple(dict.fromkeys((port, 587, 465))))
     if not ports:
         ctx.notes.append(f"{ctx.server} does not resolve here: no live check")
         return
@@ -378,6 +300,9 @@ CHECKS: dict[str, Callable[[Context, list[Cause]], None]] = {
     "0x800CCC78": check_rejected_sender,
     "0x800CCC69": check_550,
     "0x800CCC67": check_421,
+    "0x800CCC01": check_cert_name,
+    "0x800CCC02": check_cert_date,
+    "0x800CCC1A": check_secure_connect,
 }
 
 
