@@ -88,7 +88,6 @@ class Aggregate:
         self.client_ips: dict[bytes, list[Any]] = {}  # ip -> [messages, first, last, hist or None]
         self.inbound: Stats = new_stats()
         self.bounce_in: Stats = new_stats()
-        self._ip_internal: dict[bytes, bool] = {}
 
     # -- the per-line interface, shared by the fast path and the event path --------------------
 
@@ -144,13 +143,9 @@ class Aggregate:
                     self.backscatter[key] = self.backscatter.get(key, 0) + 1
                 self.inflight[mid] = self.inbound  # counted here, not again on delivery
             return None
-        if auth is None and ip is not None:
-            internal = self._ip_internal.get(ip)
-            if internal is None:
-                internal = self._ip_internal[ip] = _is_internal_ip(ip)
-            if not internal:
-                self.inflight[mid] = self.inbound
-                return None
+        if auth is None and ip is not None and not _is_internal_ip(ip):
+            self.inflight[mid] = self.inbound
+            return None
         sig: Sig = (script, None if ip is not None else user, auth, ip if auth is None else None, sender.lower())
         st = self.sigs.get(sig)
         if st is None:
@@ -170,8 +165,7 @@ class Aggregate:
             st[RCPTS] += len(rcpts)
             doms = st[DOMAINS]
             if len(doms) < DOMAIN_CAP:
-                for r in rcpts:
-                    doms.add(domain_of(r))
+                doms.update([r[r.rfind(b"@") + 1 :].lower() for r in rcpts])
         self.inflight[mid] = st
         return st if len(st[EVIDENCE]) < EVIDENCE_PER_SIG else None
 

@@ -35,44 +35,44 @@ _OPENERS: dict[str, Callable[[str], IO[bytes]]] = {
 }
 
 
-def _field(head: bytes, key: bytes) -> bytes | None:
-    i = head.find(key)
-    if i < 0:
-        return None
-    j = head.find(b" ", i + len(key))
-    return head[i + len(key) :] if j < 0 else head[i + len(key) : j]
-
-
 def parse_arrival_fields(
     rest: bytes,
 ) -> tuple[bytes, bytes | None, bytes | None, bytes | None, int, list[bytes] | None]:
-    """(sender, client ip, U= user, A= login, S= size, recipients of 'for') from a `<=` line's body."""
+    """(sender, client ip, U= user, A= login, S= size, recipients of 'for') from a `<=` line's body.
+
+    Plain bytes.find within bounds, no slicing of the line: this runs for every arrival of a big log.
+    """
     sp = rest.find(b" ", 1)
     sender = rest[1:] if sp < 0 else rest[1:sp]
-    # Fields come before id= and T="..."; cut there so a subject cannot fake them.
-    cut = len(rest)
-    for marker in (b' T="', b" id="):
-        k = rest.find(marker)
-        if 0 <= k < cut:
-            cut = k
-    head = rest[:cut]
-    ip = None
-    h = head.find(b" H=")
+    # Fields come before id= and T="..." (id= first when both are logged): a subject cannot fake them.
+    cut = rest.find(b" id=")
+    if cut < 0:
+        cut = rest.find(b' T="')
+        if cut < 0:
+            cut = len(rest)
+    ip = user = auth = None
+    h = rest.find(b" H=", 0, cut)
     if h >= 0:
-        lb = head.find(b"[", h)
-        if lb >= 0:
-            rb_ = head.find(b"]", lb)
-            ip = head[lb + 1 : rb_] if rb_ > lb else None
-        if ip is None:
-            ip = b"unknown"
-    user = _field(head, b" U=")
-    auth = _field(head, b" A=")
-    if auth is not None:
-        colon = auth.find(b":")
-        auth = auth[colon + 1 :] if colon >= 0 else auth
-        auth = auth or None
-    size_b = _field(head, b" S=")
-    size = int(size_b) if size_b and size_b.isdigit() else 0
+        lb = rest.find(b"[", h, cut)
+        rb_ = rest.find(b"]", lb, cut) if lb >= 0 else -1
+        ip = rest[lb + 1 : rb_] if rb_ > lb >= 0 else b"unknown"
+        i = rest.find(b" A=", h, cut)
+        if i >= 0:
+            colon = rest.find(b":", i, cut)
+            end = rest.find(b" ", i + 3, cut)
+            end = cut if end < 0 else end
+            auth = rest[(colon + 1 if 0 <= colon < end else i + 3) : end] or None
+    else:
+        i = rest.find(b" U=", 0, cut)
+        if i >= 0:
+            end = rest.find(b" ", i + 3, cut)
+            user = rest[i + 3 : cut if end < 0 else end]
+    size = 0
+    i = rest.find(b" S=", 0, cut)
+    if i >= 0:
+        end = rest.find(b" ", i + 3, cut)
+        size_b = rest[i + 3 : cut if end < 0 else end]
+        size = int(size_b) if size_b.isdigit() else 0
     rcpts = None
     f = rest.rfind(b" for ")
     if f >= cut or (f >= 0 and cut == len(rest)):
