@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from maildoctor.cli.common import emit, format_option, root_option
+from maildoctor.demo import demo_root
 from maildoctor.errors import InputError, UsageError
 from maildoctor.firewall.analyze import (
     ALTERNATE_PORTS,
@@ -40,12 +41,18 @@ from maildoctor.server.firewall import read_cpanel_smtp_restrictions
               help="Read the running rules (iptables-save, nft). Default: on when --root is /.")
 @click.option("--timeout", type=click.FloatRange(0.2, 30.0), default=3.0, show_default=True,
               help="Seconds for the live connection tries.")
+@click.option("--demo", is_flag=True, help="Judge the bundled demo server (a cPanel server with CSF SMTP_BLOCK).")
 @root_option
 @format_option
 def command(user_spec: str | None, ports_text: str | None, target: str | None, rules_files: tuple[Path, ...],
             live: bool | None,
-            timeout: float, root: Path, fmt: str) -> int:
+            timeout: float, demo: bool, root: Path, fmt: str) -> int:
     """Name the rule that stops a user's outgoing SMTP connections, and the workaround that fits."""
+    if demo:
+        if root != Path("/"):
+            raise UsageError("give either --demo or --root, not both")
+        root = demo_root()
+        live = False if live is None else live
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     is_live_root = root.resolve() == Path("/")

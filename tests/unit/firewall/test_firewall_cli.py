@@ -82,3 +82,11 @@ def test_rules_dump_given_on_the_command_line(cli: Callable[..., Any], root: Pat
     bad.write_text("hello\n")
     res = cli("firewall", "--root", str(root), "--rules", str(bad))
     assert res.code == 2 and "neither iptables-save nor nft" in res.err
+
+
+def test_demo_server(cli: Callable[..., Any]) -> None:
+    code, doc = run(cli, "--demo", "--user", "/home/shopuser/public_html/wp-content/contact.php", "--ports", "25,587")
+    assert code == 1 and doc["csf"]["smtp_block"] is True
+    blocked = next(f for f in doc["findings"] if f["id"] == "firewall.user_blocked")
+    assert "SMTP_BLOCK" in blocked["evidence"][0]["text"] and blocked["evidence"][0]["line"] is not None
+    assert not any(p["blocked"] for p in doc["ports"] if p["to"] == "loopback")  # SMTP_ALLOWLOCAL = "1"
