@@ -72,10 +72,7 @@ class ParsedRecord:
     text: str
     terms: tuple[Term, ...]
     problems: tuple[SyntaxProblem, ...]
-
-    @property
-    def mechanisms(self) -> tuple[Term, ...]:
-        return tuple(t for t in self.terms if t.kind == "mechanism")
+    mechanisms: tuple[Term, ...] = ()  # the directives, in order (filled by parse_record)
 
     def modifier(self, name: str) -> Term | None:
         for t in self.terms:
@@ -271,7 +268,7 @@ def parse_record(text: str) -> ParsedRecord:
             unique.append(p)
             seen_at.add(p.position)
     problems = unique
-    return ParsedRecord(text, tuple(terms), tuple(problems))
+    return ParsedRecord(text, tuple(terms), tuple(problems), tuple(t for t in terms if t.kind == "mechanism"))
 
 
 def split_strings(record: str, size: int = 255) -> list[str]:
