@@ -27,6 +27,7 @@ _LINE = re.compile(
     re.MULTILINE,
 )
 BLOCK = 4 << 20
+MAX_LINE = 16 << 20
 SPLIT_MIN = 64 << 20  # plain files above this are split between workers
 _OPENERS: dict[str, Callable[[str], IO[bytes]]] = {
     ".gz": lambda p: cast(IO[bytes], gzip.open(p, "rb")),  # noqa: SIM115 - opened by the caller's with
@@ -156,7 +157,8 @@ def _blocks(fh: IO[bytes], limit: int | None) -> Iterator[bytes]:
         data = carry + data
         cut = data.rfind(b"\n") + 1
         if cut == 0:
-            carry = data
+            # No line end in sight: binary or hostile input. Keep memory bounded; it is no log line.
+            carry = data if len(data) < MAX_LINE else b""
             continue
         carry = data[cut:]
         yield data[:cut]

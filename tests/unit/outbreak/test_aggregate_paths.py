@@ -133,3 +133,12 @@ def test_compressed_logs_in_order(tmp_path: Path) -> None:
     assert a["sigs"].keys() == b["sigs"].keys()
     assert {k: v[0] for k, v in a["sigs"].items()} == {k: v[0] for k, v in b["sigs"].items()}
     assert a["inflight"] == b["inflight"]
+
+
+def test_hostile_input_without_newlines_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fastscan, "MAX_LINE", 1 << 16)
+    monkeypatch.setattr(fastscan, "BLOCK", 1 << 14)
+    log = tmp_path / "x"
+    log.write_bytes(b"A" * (1 << 20) + b"\n" + (DATA / "mixed_ids.log").read_bytes())
+    agg = scan_files([str(log)], workers=1)
+    assert len(agg.sigs) == len(scan_files([str(DATA / "mixed_ids.log")], workers=1).sigs)
