@@ -19,6 +19,7 @@ class Score:
     recipient_ok: int = 0
     hard_records: int = 0
     hard_ok: int = 0
+    accepted: int = 0  # records counted as agreeing because of a listed deliberate disagreement
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[tuple[str, str, str, str]] = field(default_factory=list)  # file, recipient, expected, got
 
@@ -72,8 +73,9 @@ def score(corpus: Path, prefix: str, accepted: dict[str, str] | None = None) -> 
                 sc.hard_records += 1
                 sc.hard_ok += (r["expected_hardbounce"] == "true") == g.hard
             want = r["expected_reason"]
-            if accepted and accepted.get(name) == reason:
+            if accepted and accepted.get(name) == reason and want != reason:
                 want = reason
+                sc.accepted += 1
             if reason == want:
                 sc.reason_ok += 1
             else:

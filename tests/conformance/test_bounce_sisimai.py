@@ -22,10 +22,20 @@ RECIPIENT_MIN = 0.98
 
 # file -> (our reason, why we disagree with the Sisimai label on purpose)
 DELIBERATE: dict[str, tuple[str, str]] = {
-    "maildir/bsd/lhost-exim-06.eml": (
-        "expired",
-        "agrees; listed to document that Exim's retry-timeout bounce stays 'expired' while a delay warning "
-        "is reported as kind=delay",
+    "maildir/bsd/lhost-ezweb-02.eml": (
+        "userunknown",
+        "the remote said '550 user unknown (in reply to RCPT TO command)'; Sisimai's EZweb rule says suspend",
+    ),
+    "maildir/bsd/lhost-powermta-01.eml": (
+        "userunknown",
+        "'550 5.2.1 <addr>... User Unknown' at RCPT (PowerMTA category bad-mailbox); Sisimai says suspend",
+    ),
+    "maildir/bsd/lhost-powermta-03.eml": (
+        "userunknown", "same text and category as lhost-powermta-01; Sisimai says suspend"
+    ),
+    "maildir/bsd/rfc3464-01.eml": (
+        "userunknown",
+        "Status 5.1.1 and '550 5.1.1 <addr>... User Unknown'; nothing in the file supports the label mailboxfull",
     ),
 }
 
@@ -38,7 +48,8 @@ def test_reason_and_recipient_agreement(corpora: Path) -> None:
     accepted = {f: reason for f, (reason, _) in DELIBERATE.items()}
     sc, _ = score(_sisimai(corpora), "maildir/bsd", accepted)
     print(f"\nSisimai maildir/bsd: {sc.records} labelled records")
-    print(f"reason agreement    {sc.reason_ok}/{sc.records} = {sc.reason_rate:.1%}")
+    print(f"reason agreement    {sc.reason_ok}/{sc.records} = {sc.reason_rate:.1%} "
+          f"({sc.reason_ok - sc.accepted} without the {sc.accepted} deliberate disagreements listed in DELIBERATE)")
     print(f"recipient agreement {sc.recipient_ok}/{sc.records} = {sc.recipient_rate:.1%}")
     print(f"hard/soft agreement {sc.hard_ok}/{sc.hard_records} (where Sisimai states it)")
     print(sc.table(60))
@@ -46,6 +57,7 @@ def test_reason_and_recipient_agreement(corpora: Path) -> None:
         print(f"  {f}: expected {want}, got {got}")
     assert sc.records >= 600
     assert sc.reason_rate >= REASON_MIN
+    assert (sc.reason_ok - sc.accepted) / sc.records >= REASON_MIN  # holds even without the deliberate ones
     assert sc.recipient_rate >= RECIPIENT_MIN
 
 

@@ -60,12 +60,13 @@ def is_address(addr: str) -> bool:
     return bool(_ADDR.fullmatch(addr))
 
 
-def find_status(text: str) -> str:
-    """The first RFC 3463 enhanced status code in text, or ""."""
-    m = _STATUS.search(text)
-    if not m:
-        return ""
-    return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
+def find_status(text: str, failures_only: bool = True) -> str:
+    """The first RFC 3463 enhanced status code in text (4.x.x or 5.x.x unless told otherwise), or ""."""
+    for m in _STATUS.finditer(text):
+        if failures_only and m.group(1) == "2":
+            continue  # a 250 2.1.0 in a session transcript is not the failure
+        return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
+    return ""
 
 
 def find_all_status(text: str) -> list[str]:
