@@ -63,12 +63,24 @@ def split_sender(sender: str, helo: str) -> tuple[str, str, str]:
     return "mailfrom", local or "postmaster", domain.rstrip(".")
 
 
+def to_a_labels(domain: str) -> str:
+    """An internationalised domain as A-labels (RFC 7208 §4.3); unchanged when ASCII or not encodable."""
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain  # domain_problem() then reports it and the result is none
+
+
 def domain_problem(domain: str) -> str | None:
     """Why DOMAIN cannot be checked at all (RFC 7208 §4.3: result none), or None."""
     if domain.startswith("["):
         return f"'{domain}' is an address literal, not a domain"
     if "." not in domain:
         return f"'{domain}' is not a fully qualified domain name"
+    if not domain.isascii():
+        return f"'{domain}' cannot be written as A-labels"
     return name_problem(domain)
 
 
@@ -333,6 +345,7 @@ def check_host(
     """Evaluate SPF for IP sending as SENDER (empty: the HELO identity). RECORD replaces the DNS record."""
     addr = parse_ip(ip)
     identity, local, domain = split_sender(sender, helo)
+    domain = to_a_labels(domain)
     env = MacroEnv(local, domain, domain, addr, helo, receiver, int(time.time()) if timestamp is None else timestamp,
                    upper_hex=ip != ip.lower())
     ev = _Evaluation(resolver, addr, env, max_lookups, max_void, time_limit)

@@ -113,3 +113,9 @@ def test_overall_time_limit_is_temperror() -> None:
     res = check_host(_SlowResolver(zone), "192.0.2.1", "a@evil.test", time_limit=0.2)  # type: ignore[arg-type]
     assert res.result == "temperror"
     assert "longer than 0.2 s" in res.problem
+
+
+def test_internationalised_sender_domain_is_checked_as_a_labels() -> None:
+    res = check_host(ZoneResolver({"xn--bcher-kva.example": [{"TXT": "v=spf1 -all"}]}), "192.0.2.1",
+                     "anna@bücher.example", "helo.test")
+    assert (res.result, res.domain) == ("fail", "xn--bcher-kva.example")
