@@ -9,7 +9,15 @@ from rich.markup import escape
 from maildoctor.cli.common import dns_server_option, emit, format_option
 from maildoctor.errors import UsageError
 from maildoctor.net.portfindings import analyze_ports, describe_auth, describe_tls
-from maildoctor.net.probe import DEFAULT_PORTS, DEFAULT_TIMEOUT, lookup_host, parse_ports, probe_ports, total_cap
+from maildoctor.net.probe import (
+    DEFAULT_PORTS,
+    DEFAULT_TIMEOUT,
+    KNOWN_PORTS,
+    lookup_host,
+    parse_ports,
+    probe_ports,
+    total_cap,
+)
 
 
 @click.command("ports")
@@ -42,8 +50,10 @@ def command(host: str, ports_text: str, timeout: float, helo: str, address: str 
         for line in resolution.evidence:
             console.print(f"  [dim]dns[/] {escape(line)}")
         for r in results:
-            label = f"{r.port}/{r.protocol if r.protocol != 'unknown' else '?'}"
-            detail = "  ".join(p for p in (r.banner[:60], describe_tls(r), describe_auth(r)) if p) or r.error
+            proto = r.protocol if r.protocol != "unknown" else KNOWN_PORTS.get(r.port, ("?", False))[0]
+            label = f"{r.port}/{proto}"
+            parts = (r.banner[:60], describe_tls(r), describe_auth(r), r.error)
+            detail = "  ".join(p for p in parts if p)
             console.print(f"  {label:<10} {r.state:<9} {r.seconds * 1000:>6.0f} ms  {escape(detail)}")
         console.print(f"  [dim](time limit per port {total_cap(timeout):g}s)[/]\n")
 

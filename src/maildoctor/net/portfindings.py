@@ -18,7 +18,7 @@ def _ms(seconds: float) -> str:
 def describe_tls(r: PortResult) -> str:
     t = r.tls
     if t is None:
-        return "STARTTLS not offered" if r.protocol != "unknown" and r.state == OPEN else ""
+        return "STARTTLS not offered" if r.auth is not None else ""
     if not t.ok:
         return f"TLS failed: {t.error or t.verify_error}"
     cert = t.cert

@@ -254,7 +254,8 @@ async def _probe_port(address: str, port: int, server_name: str, helo: str, time
 
             tls = replace(tls, chain_verified=vt.ok, verify_error=vt.verify_error)
     auth = None
-    if s.protocol != "unknown" and p.state == OPEN:
+    greeted = bool(s.banner) and (s.banner_code in (None, 220))
+    if s.protocol != "unknown" and p.state == OPEN and greeted:
         auth = AuthInfo(tuple(s.auth_before_tls), tuple(s.auth_after_tls))
     return PortResult(
         port=port, address=address, state=p.state, seconds=round(p.seconds, 3), protocol=s.protocol,
