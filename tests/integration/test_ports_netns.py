@@ -138,3 +138,17 @@ def test_only_the_named_host_is_probed(tmp_path: Path) -> None:
         assert any(f["id"] == "ports.mx" for f in doc["findings"])
     finally:
         n.close()
+
+
+def test_ipv6_loopback(tmp_path: Path) -> None:
+    need_netns()
+    n = NetNs("ports")
+    try:
+        if n.sh("ip", "-6", "addr", "show", "dev", "lo", check=False).stdout.count("::1") == 0:
+            pytest.skip("no IPv6 on loopback in this namespace")
+        n.start_servers(tmp_path, [{"addr": "::1", "port": 587, "kind": "smtp"}])
+        doc = n.maildoctor("ports", "::1", "--ports", "587,588", "--timeout", "1", "--format", "json").json()
+        assert [(p["port"], p["state"]) for p in doc["ports"]] == [(587, "open"), (588, "refused")]
+        assert doc["ports"][0]["banner"].startswith("fake.test") and doc["ports"][0]["address"] == "::1"
+    finally:
+        n.close()
