@@ -154,6 +154,7 @@ def _finish(raw: RawRecipient) -> Recipient:
         command=command,
         feedback_type=raw.feedback_type,
         target=raw.target,
+        last_attempt=raw.last_attempt,
     )
 
 

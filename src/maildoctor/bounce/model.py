@@ -66,6 +66,7 @@ class Recipient:
     command: str = ""
     feedback_type: str = ""
     target: str = ""
+    last_attempt: str = ""
     local_cause: LocalCause | None = None
 
 

@@ -33,7 +33,8 @@ def recipient_dict(r: Recipient) -> dict[str, Any]:
         "local_cause": cause_dict(r.local_cause),
     }
     for key, value in (("original_recipient", r.original_recipient), ("command", r.command),
-                       ("target", r.target), ("feedback_type", r.feedback_type)):  # fmt: skip
+                       ("target", r.target), ("feedback_type", r.feedback_type),
+                       ("last_attempt", r.last_attempt)):  # fmt: skip
         if value:
             out[key] = value
     return out
