@@ -205,7 +205,8 @@ class NeedleScanner:
         Follow-up needles are searched lazily in growing steps from where they appeared (a message's
         lines are usually a few KB apart), and only as far as needed to keep hits in order.
         """
-        state: dict[bytes, list[int]] = {}  # follow-up needle -> [searched up to, next step]
+        # follow-up needle -> [searched up to, next step]; needles given before the scan start at 0
+        state: dict[bytes, list[int]] = {n: [0, FOLLOW_STEP] for n in self.active}
         heap: list[tuple[int, int]] = []  # (line start, line number or 0 when not known yet)
         ti = 0
         ref_off, ref_line = 0, 1  # a known (line start, line number) pair

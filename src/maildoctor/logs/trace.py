@@ -281,8 +281,9 @@ def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, si
     # Ids already known from earlier files of a rotated set keep being followed.
     collector.wanted.update(events)
     scanner = NeedleScanner([needle.encode()], ignore_case=kind in ("address", "message_id"))
-    for m in events:
-        scanner.add(m.encode())
+    for m, evs in events.items():  # messages still open at the end of an older file of the set
+        if not any(e.kind is EventKind.COMPLETED for e in evs):
+            scanner.add(m.encode())
     collector.scanner = scanner
     if isinstance(fh, io.BufferedReader) and name != "<stdin>" and path.is_file():
         fh.close()

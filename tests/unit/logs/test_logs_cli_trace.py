@@ -113,3 +113,19 @@ def test_doctor_check_stuck_and_frozen(tmp_path: Path) -> None:
     ok = analyze_events(iter_events([_log(tmp_path)]))
     assert ok == []
     assert check_mail_log(DoctorContext(root=tmp_path / "empty")) == []
+
+
+def test_message_spanning_a_rotated_set(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    lines = LOG.splitlines(keepends=True)
+    logdir = tmp_path / "var" / "log"
+    logdir.mkdir(parents=True)
+    (logdir / "exim_mainlog-20261125.gz").write_bytes(gzip.compress("".join(lines[:4]).encode()))
+    (logdir / "exim_mainlog").write_text("".join(lines[4:]))
+    doc = cli("trace", ID, "--root", str(tmp_path), "--format", "json").json()
+    first = next(m for m in doc["messages"] if m["id"] == ID)
+    assert [(Path(e["source"]).name, e["line"]) for e in first["evidence"]] == [
+        ("exim_mainlog-20261125.gz", 1), ("exim_mainlog-20261125.gz", 2), ("exim_mainlog-20261125.gz", 3),
+        ("exim_mainlog-20261125.gz", 4), ("exim_mainlog", 2)]
+    assert first["final_status"] == "partial" and first["related"] == [BOUNCE]
+    by_addr = cli("trace", "shop@server.example", "--root", str(tmp_path), "--format", "json").json()
+    assert {m["id"] for m in by_addr["messages"]} == {ID, BOUNCE}
