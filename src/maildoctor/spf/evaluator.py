@@ -357,8 +357,6 @@ def check_host(
     try:
         outcome = ev.check_host(0, domain, record)
         result, mechanism = outcome.result, outcome.mechanism
-        if outcome.record is not None and not record_used:
-            record_used = _top_record(ev, domain)
         if result == "fail":
             explanation = ev.explanation(outcome, default_explanation)
         if result == "none":
@@ -375,6 +373,7 @@ def check_host(
         result = "permerror"
         reason = problem = "record nesting too deep"
     ev.step(0, domain, "result", f"result {result}: {reason}")
+    record_used = record_used or _top_record(ev, domain)  # also when the published record is the problem
     return SpfResult(
         result=result, ip=ip_text, sender=full_sender, domain=domain, identity=identity, helo=helo,
         mechanism=mechanism, explanation=explanation, problem=problem,
