@@ -73,3 +73,31 @@ def test_context_before_a_hit(tmp_path: Path) -> None:
     hits: list[Hit] = []
     NeedleScanner([b"ID1"]).scan_path(str(path), lambda h: hits.append(h) or ())
     assert hits[0].before.endswith(b"sendmail -t\n") and hits[0].line_no == 2
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_WORDS = st.sampled_from(["ab", "AB", "x", "Ab", "q", "zz", " "])
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.lists(_WORDS, max_size=8).map("".join), min_size=1, max_size=60),
+       window=st.integers(min_value=8, max_value=300), ignore_case=st.booleans(), final_newline=st.booleans())
+def test_scan_matches_a_naive_loop(lines: list[str], window: int, ignore_case: bool, final_newline: bool) -> None:
+    import tempfile
+
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "log"
+        path.write_text(text)
+        old = scan.WINDOW
+        scan.WINDOW = window
+        try:
+            got: list[tuple[int, str]] = []
+            NeedleScanner([b"Ab"], ignore_case=ignore_case).scan_path(
+                str(path), lambda h: got.append((h.line_no, h.text())) or ())
+        finally:
+            scan.WINDOW = old
+    want = [(i + 1, x) for i, x in enumerate(text.split("\n")) if ("ab" in x.lower() if ignore_case else "Ab" in x)]
+    assert got == want
