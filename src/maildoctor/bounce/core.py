@@ -170,12 +170,18 @@ def _kind(result: AgentResult, recipients: list[Recipient]) -> str:
     return "failure"
 
 
+_EXIM_WARNING_ID = re.compile(r"The message identifier is:\s+(\S+)|^Warning: message (\S+) delayed", re.M)
+
+
 def _original(mail: Mail) -> dict[str, str]:
     text = mail.original or split_original(mail.body)[1]
-    if not text:
-        return {}
-    fields = header_fields(text, ("message-id", "from", "to", "subject"))
-    fields["queue-id"] = parse_queue_id(text)
+    fields = header_fields(text, ("message-id", "from", "to", "subject")) if text else {}
+    fields["queue-id"] = parse_queue_id(text) if text else ""
+    if not fields["queue-id"]:
+        # Exim delay warnings name the message instead of returning it
+        m = _EXIM_WARNING_ID.search(mail.body[:3000]) or _EXIM_WARNING_ID.search(mail.header("subject"))
+        if m:
+            fields["queue-id"] = m.group(1) or m.group(2)
     return fields
 
 
