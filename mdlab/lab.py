@@ -177,9 +177,9 @@ class Lab:
 
     def _wait_ready(self, timeout: float = 8.0) -> None:
         """Poll (inside the namespace) until every listener accepts connections."""
-        targets = [(t.DNS_IP, 53)] + [(t.LOCAL_IP, p) for p in t.SMTP_PORTS.values()]
+        targets = [(t.LOCAL_IP, p) for p in t.SMTP_PORTS.values()]
         targets += [(t.REMOTE_MX_IP, 25), (t.POSTFIX_IP, t.POSTFIX_PORT)]
-        checks = " && ".join(f"(: </dev/tcp/{ip}/{port}) 2>/dev/null" for ip, port in targets if port != 53)
+        checks = " && ".join(f"(: </dev/tcp/{ip}/{port}) 2>/dev/null" for ip, port in targets)
         script = (
             f"end=$(( $(date +%s) + {int(timeout)} )); "
             f"while [ $(date +%s) -le $end ]; do if {checks}; then exit 0; fi; sleep 0.05; done; exit 1"
