@@ -30,6 +30,11 @@ _PREFIX = re.compile(
 )
 # Exim lines forwarded through syslog: "host exim[pid]: 2021-07-17 23:20:49 ..." or
 # "2016-04-01 11:08:00 info exim[8001]: [8001] ...".
+# Exim logging to syslog: "Nov 27 10:00:00 mx1 exim[1234]: 1tA2bC-0004Xy-Ab <= ..."
+_SYSLOG = re.compile(
+    r"^((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d) (\S+) exim\[(\d+)\]: "
+)
+_BODY_ID = re.compile(rf"({ID_PATTERN}) ")
 _SYSLOG_WRAP = re.compile(r"^(?:(\S+) )?(?:\w+ )?exim\[(\d+)\]: (?:\[\d+\] )?")
 
 _FLAGS = {
@@ -101,6 +106,9 @@ def parse_line(line: str, year: int | None = None, source: str = "", line_no: in
     m = _PREFIX.match(line)
     host = None
     if m is None:
+        sl = _SYSLOG.match(line)
+        if sl is not None:
+            return _parse_syslog(line, sl, year, source, line_no)
         w = _SYSLOG_WRAP.match(line)
         if w is not None:
             inner = parse_line(line[w.end():], None, source, line_no)
@@ -117,6 +125,24 @@ def parse_line(line: str, year: int | None = None, source: str = "", line_no: in
     f: dict[str, object] = {"time": _time(m), "pid": pid, "host": host, "message_id": m.group(12)}
     extra: dict[str, str] = {}
     kind = _classify(body, f, extra)
+    return LogEvent(kind, line, source, line_no, format="exim", program="exim", extra=extra, **f)  # type: ignore[arg-type]
+
+
+def _parse_syslog(line: str, sl: re.Match[str], year: int | None, source: str, line_no: int) -> LogEvent:
+    """Exim logging to syslog (log_file_path = syslog): `Mmm dd hh:mm:ss host exim[pid]: [ID] BODY`,
+    the date from syslog (no year: as for Postfix) unless Exim added its own (syslog_timestamp)."""
+    from maildoctor.logs.postfix import syslog_time
+
+    rest = line[sl.end():]
+    host, pid = sl.group(2), int(sl.group(3))
+    if _PREFIX.match(rest):
+        inner = parse_line(rest, None, source, line_no)
+        return _replace(inner, raw=line, host=host, pid=pid)
+    idm = _BODY_ID.match(rest)
+    f: dict[str, object] = {"time": syslog_time(sl.group(1), year), "pid": pid, "host": host,
+                            "message_id": idm.group(1) if idm else None}
+    extra: dict[str, str] = {}
+    kind = _classify(rest[idm.end():] if idm else rest, f, extra)
     return LogEvent(kind, line, source, line_no, format="exim", program="exim", extra=extra, **f)  # type: ignore[arg-type]
 
 
@@ -429,7 +455,7 @@ def sniff(lines: Sequence[str]) -> float:
         if not line.strip():
             continue
         total += 1
-        if _PREFIX.match(line) or _SYSLOG_WRAP.match(line):
+        if _PREFIX.match(line) or _SYSLOG_WRAP.match(line) or _SYSLOG.match(line):
             good += 1
     return good / total if total else 0.0
 

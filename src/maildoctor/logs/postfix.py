@@ -80,6 +80,16 @@ def parse_line(line: str, year: int | None = None, source: str = "", line_no: in
     return parse_message(prog, line[m.end():], base)
 
 
+def syslog_time(text: str, year: int | None = None) -> dt.datetime | None:
+    """`Nov 27 10:00:00` (classic syslog, no year) as a datetime; None if it is not a valid date."""
+    try:
+        month = _MONTHS[text[:3]]
+        day = int(text[4:6])
+        return dt.datetime(_year_for(month, day, year), month, day, int(text[7:9]), int(text[10:12]), int(text[13:15]))
+    except (KeyError, ValueError):
+        return None
+
+
 def _rfc3339(m: re.Match[str]) -> dt.datetime | None:
     frac = (m.group(7) or "")[:6]
     tz = None

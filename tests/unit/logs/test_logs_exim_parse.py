@@ -150,3 +150,17 @@ def test_connection_error_with_host_last_and_retry_without_flag() -> None:
                    "retry time not reached for any host for 'slow.example'")
     assert r.kind is EventKind.RETRY_NOT_REACHED and r.recipient == "orders@slow.example"
     assert r.transport == "dkim_remote_smtp"
+
+
+def test_exim_logging_to_syslog() -> None:
+    from maildoctor.logs.formats import sniff_format
+
+    lines = [f"Nov 27 10:00:00 mx1 exim[1234]: {NEW} <= a@b.example H=h [192.0.2.1] P=esmtp S=10 for c@d.example",
+             f"Nov  7 10:00:01 mx1 exim[1235]: 2026-11-07 10:00:01 {NEW} Completed"]
+    ev = parse_line(lines[0], 2026)
+    assert ev.kind is EventKind.ARRIVAL and ev.message_id == NEW and ev.host == "mx1" and ev.pid == 1234
+    assert ev.time == dt.datetime(2026, 11, 27, 10, 0, 0) and ev.remote_ip == "192.0.2.1"
+    done = parse_line(lines[1])
+    assert done.kind is EventKind.COMPLETED and done.time == dt.datetime(2026, 11, 7, 10, 0, 1) and done.pid == 1235
+    fmt = sniff_format(lines)
+    assert fmt is not None and fmt.name == "exim"
