@@ -84,11 +84,24 @@ def find_reply_code(text: str) -> str:
     return ""
 
 
+# All command patterns in one regex (one scan of the text); the earliest-listed match wins.
+_ANY_COMMAND = re.compile(
+    "|".join(
+        f"(?P<c{i}>{p.pattern})" if p.flags & re.I else f"(?P<c{i}>(?-i:{p.pattern}))"
+        for i, (_, p) in enumerate(_COMMANDS)
+    ),
+    re.I,
+)
+
+
 def find_command(text: str) -> str:
-    for name, pat in _COMMANDS:
-        if pat.search(text):
-            return name
-    return ""
+    """The SMTP command a diagnostic says it answered ("RCPT", "DATA", ...), or ""."""
+    best = len(_COMMANDS)
+    for m in _ANY_COMMAND.finditer(text):
+        group = m.lastgroup
+        if group is not None:
+            best = min(best, int(group[1:]))
+    return _COMMANDS[best][0] if best < len(_COMMANDS) else ""
 
 
 def split_original(text: str) -> tuple[str, str]:
