@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import IO, Any
@@ -185,11 +186,15 @@ class NeedleScanner:
         ranges = [(parts[i], parts[i + 1]) for i in range(len(parts) - 1) if parts[i + 1] > parts[i]]
         found: dict[int, int] = {}
         for needle in self.permanent:
+            results: list[tuple[list[tuple[int, int]], int]] = []
             if len(ranges) > 1:
-                with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
-                    futs = [pool.submit(_find_in_part, path, needle, self.ignore_case, a, b) for a, b in ranges]
-                    results = [f.result() for f in futs]
-            else:
+                try:
+                    with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
+                        futs = [pool.submit(_find_in_part, path, needle, self.ignore_case, a, b) for a, b in ranges]
+                        results = [f.result() for f in futs]
+                except (OSError, BrokenProcessPool):  # no processes allowed here: search in-process
+                    results = []
+            if not results:
                 results = [_find_in_part(path, needle, self.ignore_case, a, b) for a, b in ranges]
             base = 0
             for hits, lines in results:
