@@ -139,9 +139,16 @@ class _Classifier:
         self.diag = fact.diagnostic.lower()
         self.sname = status_reason(fact.status)
         self.rule: Rule | None = None
+        self._spans: dict[str, tuple[int, int] | None] = {}
+
+    def found(self, reason: str) -> tuple[int, int] | None:
+        """The phrase of `reason` in this diagnostic (each reason is searched once per recipient)."""
+        if reason not in self._spans:
+            self._spans[reason] = match_phrase(reason, self.diag)
+        return self._spans[reason]
 
     def inc(self, reason: str) -> bool:
-        span = match_phrase(reason, self.diag)
+        span = self.found(reason)
         if span:
             self.rule = Rule(_phrases()[reason].rule_id, self.f.diagnostic[span[0] : span[1]])
             return True
@@ -187,7 +194,7 @@ class _Classifier:
     def p_userunknown(self) -> bool:
         if self.sname == "userunknown":
             for other in ("norelaying", "blocked", "mailboxfull", "hasmoved", "rejected", "notaccept"):
-                if match_phrase(other, self.diag):
+                if self.found(other):
                     return False
             if self.inc("userunknown"):
                 return True
@@ -231,7 +238,7 @@ class _Classifier:
 
     def p_hostunknown(self) -> bool:
         if self.sname == "hostunknown":
-            if match_phrase("networkerror", self.diag):
+            if self.found("networkerror"):
                 return False
             return self.inc("hostunknown") or self.by_status("hostunknown")
         return self.inc("hostunknown")
