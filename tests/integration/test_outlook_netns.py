@@ -170,7 +170,8 @@ def test_log_shows_client_attempts(olab: tuple[NetNs, str], tmp_path: Path) -> N
     doc = res.json()
     assert doc["log"]["counts"].get("login failed") == 1
     assert sum(doc["log"]["counts"].values()) == 2  # the other user's delivery is not counted
-    assert any(f["id"] == "outlook.log_auth_failures" for f in doc["findings"])
+    fails = next(f for f in doc["findings"] if f["id"] == "outlook.log_auth_failures")
+    assert fails["evidence"][0]["line"] == 1 and fails["fix"]
 
 
 def test_outlook_mapi_timeout_uses_the_connect_checks(olab: tuple[NetNs, str]) -> None:

@@ -152,3 +152,10 @@ def test_ipv6_loopback(tmp_path: Path) -> None:
         assert doc["ports"][0]["banner"].startswith("fake.test") and doc["ports"][0]["address"] == "::1"
     finally:
         n.close()
+
+
+def test_every_problem_has_evidence_and_fix(doc: dict[str, Any]) -> None:
+    problems = [f for f in doc["findings"] if f["severity"] in ("warning", "critical")]
+    assert {f["id"] for f in problems} >= {"ports.filtered", "ports.reset", "ports.tls_self_signed",
+                                           "ports.greeting_refused", "ports.auth_in_clear"}
+    assert all(f["evidence"] and f["fix"] for f in problems), [f["id"] for f in problems if not f["fix"]]

@@ -100,8 +100,10 @@ def command(code_or_text: tuple[str, ...], server: str | None, user: str, log_pa
             f"{address or client_ip} in {log_path}: " + (", ".join(f"{n} {k}" for k, n in act.counts.most_common())
                                                         or "no attempts found"),
             "Failed logins mean a wrong password in the client (or a blocked account)." if fails else "",
-            tuple(Evidence("log", raw, loc.rsplit(":", 1)[0], int(loc.rsplit(":", 1)[1]))
-                  for _k, loc, raw in act.lines if loc.rsplit(":", 1)[-1].isdigit()),
+            evidence=tuple(Evidence("log", raw, loc.rsplit(":", 1)[0], int(loc.rsplit(":", 1)[1]))
+                           for _k, loc, raw in act.lines if loc.rsplit(":", 1)[-1].isdigit()),
+            fix=("Re-enter the password in the client; if brute-force protection (cPHulk, lfd) blocked the client's "
+                 "IP, unblock it (csf -dr IP).",) if fails else (),
             subject=address or client_ip))
     diagnosis = best(causes)
 

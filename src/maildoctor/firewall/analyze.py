@@ -149,7 +149,9 @@ def analyze_user(user: UserInfo, results: Sequence[PathResult], csf: CsfConfig |
             named = f"; the rule: {rule.what} ({rule.where}{':' + str(rule.line) if rule.line else ''})" if rule else ""
             out.append(Finding("firewall.live_blocked", Severity.WARNING,
                                f"Live: {user.name} cannot connect to {src} ({mine[0]}) while root can{named}",
-                               "", ev, fixes, user.name))
+                               "" if rule else "No rule maildoctor read explains it: look for other owner matches.",
+                               ev, fixes or ("Find the rule: iptables -S OUTPUT; nft list ruleset | grep -n skuid",),
+                               user.name))
         else:
             out.append(Finding("firewall.live_result", Severity.INFO,
                                f"Live: {src} is {mine[0]} for {user.name} and {roots[0]} for root", "", ev, (),

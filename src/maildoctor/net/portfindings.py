@@ -80,7 +80,9 @@ def _port_finding(r: PortResult) -> Finding:
     if r.state == RESET:
         return Finding("ports.reset", Severity.WARNING, f"Port {label} resets the connection",
                        "The connection was accepted and then reset before any greeting (TCP wrappers, a connection "
-                       "limit, or a proxy that refuses this client).", _evidence(r), (), subject)
+                       "limit, or a proxy that refuses this client).", _evidence(r),
+                       ("Check the server's connection limits and TCP wrappers (/etc/hosts.allow, /etc/hosts.deny) "
+                        "and whether this client's IP is blocked (csf -g IP).",), subject)
     parts = [p for p in (r.banner, describe_tls(r), describe_auth(r)) if p]
     return Finding("ports.open", Severity.OK, f"Port {label} is open ({_ms(r.seconds)})", "\n".join(parts),
                    _evidence(r), (), subject)
@@ -93,7 +95,9 @@ def _tls_findings(r: PortResult) -> list[Finding]:
     ev = _evidence(r, "cert")
     if not t.ok:
         out.append(Finding("ports.tls_failed", Severity.WARNING, f"TLS on port {r.port} fails",
-                           t.error or t.verify_error, ev, (), subject))
+                           t.error or t.verify_error, ev,
+                           ("Check the MTA's certificate and key (Exim: tls_certificate, tls_privatekey; its panic "
+                            "log) and that TLS 1.2 or 1.3 is enabled.",), subject))
         return out
     cert = t.cert
     if cert and cert.days_left is not None and cert.days_left < 0:
@@ -180,7 +184,9 @@ def analyze_ports(resolution: Resolution, results: Sequence[PortResult]) -> list
             out.append(Finding("ports.greeting_refused", Severity.CRITICAL,
                                f"Port {r.port} greets with {r.banner_code}: {r.banner}",
                                "The server (or a proxy in between) refuses this client before any command "
-                               "(Outlook shows 0x800CCC67 for a 421).", _evidence(r, "banner"), (),
+                               "(Outlook shows 0x800CCC67 for a 421).", _evidence(r, "banner"),
+                               ("Read the server log for this client's IP: connection limits (Exim "
+                                "smtp_accept_max_per_host), a block list, or an overloaded server.",),
                                f"{r.address}:{r.port}"))
         out.extend(_tls_findings(r))
         out.extend(_auth_findings(r))
