@@ -41,12 +41,15 @@ def bad_input_cases(garbage: Path, missing: Path) -> dict[str, list[list[str]]]:
     g, m = str(garbage), str(missing)
     return {
         "doctor": [["doctor", "--root", m], ["doctor", "--demo", "--root", "/"]],
-        "trace": [["trace", "x@example.com", "--log", m]],
+        "trace": [["trace", "x@example.com", "--log", m], ["trace", "x@example.com", "--log", g]],
         "queue": [["queue", "--root", m]],
-        "outbreak": [["outbreak", "--log", m]],
-        "spf": [["spf", "check", "not-an-ip", "a@example.com", "--record", "v=spf1 -all"]],
-        "bounce": [["bounce", m]],
-        "headers": [["headers", m]],
+        "outbreak": [["outbreak", "--log", m], ["outbreak", "--log", g]],
+        "spf": [
+            ["spf", "check", "not-an-ip", "a@example.com", "--record", "v=spf1 -all"],
+            ["spf", "build", "example.com", "--from-log", g],
+        ],
+        "bounce": [["bounce", m], ["bounce", g]],
+        "headers": [["headers", m], ["headers", g]],
         "ports": [["ports", "localhost", "--ports", "not-a-port"]],
         "firewall": [["firewall", "--root", m]],
         "outlook": [["outlook", "not an error code at all"]],
