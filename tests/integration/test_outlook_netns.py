@@ -62,7 +62,7 @@ def olab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, str]
 def outlook(olab: tuple[NetNs, str], text: str, host: str, *extra: str) -> dict[str, Any]:
     ns, dns = olab
     res: Result = ns.maildoctor("outlook", text, "--server", f"{host}.{ZONE}", "--dns-server", dns,
-                                "--timeout", "1", "--format", "json", *extra)
+                                "--timeout", "2", "--format", "json", *extra)
     assert res.code in (0, 1), res.err
     doc: dict[str, Any] = res.json()
     return doc
@@ -101,7 +101,7 @@ def test_0x800ccc0d_host_not_found(olab: tuple[NetNs, str]) -> None:
     assert doc["diagnosis"] == "typo"
     assert verdicts(doc) == {"typo": "confirmed", "domain_missing": "ruled_out", "client_dns": "ruled_out"}
     ns, dns = olab
-    res = ns.maildoctor("outlook", text, "--server", "mail.nosuchdomain.test", "--dns-server", dns, "--timeout", "1",
+    res = ns.maildoctor("outlook", text, "--server", "mail.nosuchdomain.test", "--dns-server", dns, "--timeout", "2",
                         "--format", "json")
     doc = res.json()
     assert doc["diagnosis"] == "domain_missing"
