@@ -114,6 +114,14 @@ def decode_text(part: Part) -> str:
     except LookupError:
         charset = "utf-8"
     text = data.decode(charset, errors="replace")
+    if "\ufffd" in text and not data.isascii():
+        # mislabelled 8-bit text (EUC-JP sent as ISO-2022-JP is common): try the usual suspects
+        for alt in ("utf-8", "euc-jp", "shift_jis", "gb18030", "cp1252"):
+            try:
+                text = data.decode(alt)
+                break
+            except UnicodeDecodeError:
+                continue
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text[:MAX_PART_TEXT]

@@ -36,7 +36,7 @@ _SENTENCE = re.compile(
     r"([^\s'<>,]+@[^\s'<>,]+?)>?'?,\s+(?:failed|did not)",
     re.I,
 )
-_REPLY = re.compile(r"(?<![\d.])[245]\d\d(?:[ -][245]\.\d|\s+[A-Za-z])|\b[245]\.\d{1,3}\.\d{1,3}\b")
+_REPLY = re.compile(r"(?<![\d.])[245]\d\d(?:[ -][245]\.\d|\s+[<\"A-Za-z])|\b[245]\.\d{1,3}\.\d{1,3}\b")
 _DELAYED = re.compile(
     r"THIS IS A WARNING MESSAGE ONLY|has been delayed|has not (?:yet )?been delivered|will be retried|"
     r"will (?:continue to )?(?:re)?try (?:to deliver|delivering)|Delivery attempts will continue",
