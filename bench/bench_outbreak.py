@@ -94,8 +94,10 @@ def main() -> None:
     print(f"{'maildoctor outbreak':<22}{ours.seconds:>10.2f}{ours.rss_mb:>14.0f}")
     if theirs is not None:
         print(f"{'eximstats':<22}{theirs.seconds:>10.2f}{theirs.rss_mb:>14.0f}")
-        print(f"\nspeed-up vs eximstats: {theirs.seconds / ours.seconds:.1f}x (target >= 10x); "
-              f"peak RSS {ours.rss_mb:.0f} MB (target < 300 MB)")
+        print(
+            f"\nspeed-up vs eximstats: {theirs.seconds / ours.seconds:.1f}x (target >= 10x); "
+            f"peak RSS {ours.rss_mb:.0f} MB (target < 300 MB)"
+        )
     print("\naccuracy:")
     for src in gt.outbreak_sources:
         key = truth_keys(src)[0]
@@ -109,8 +111,10 @@ def main() -> None:
         for key in keys:
             s = suspects[rank[key]] if key in rank else None
             sev = s["severity"] if s else "not listed"
-            print(f"  legit {key[0]} {key[1]}: {sev}{' (score ' + str(s['score']) + ')' if s else ''}"
-                  f" -> {'OK' if sev != 'critical' else 'FLAGGED CRITICAL'}")
+            print(
+                f"  legit {key[0]} {key[1]}: {sev}{' (score ' + str(s['score']) + ')' if s else ''}"
+                f" -> {'OK' if sev != 'critical' else 'FLAGGED CRITICAL'}"
+            )
 
 
 if __name__ == "__main__":
