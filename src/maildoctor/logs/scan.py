@@ -62,6 +62,7 @@ class Hit:
 
 
 OnHit = Callable[[Hit], Iterable[bytes]]
+StartAt = Callable[[mmap.mmap, int], "int | None"]
 
 
 def _count_nl(buf: Any, a: int, b: int) -> int:
@@ -162,12 +163,19 @@ class NeedleScanner:
             self.active.remove(needle)
 
     # --- plain files: parallel first phase, then a sweep over the map -------------------------
-    def scan_path(self, path: str, on_hit: OnHit) -> None:
+    def scan_path(self, path: str, on_hit: OnHit, start_at: StartAt | None = None) -> None:
+        """Scan a plain file. `start_at(map, size)` may name an offset before which the permanent
+        needles cannot occur (an Exim id's arrival time, found by binary search): they are then
+        followed from there like follow-up needles, and the first phase is skipped."""
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
                 return
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                start = start_at(m, size) if start_at is not None else None
+                if start is not None:
+                    self._sweep(m, size, [], on_hit, seek=(start, self.permanent))
+                    return
                 triggers = self._first_phase(path, m, size)
                 if m[size - 1: size] != b"\n":
                     self.lines += 1  # a last line without a newline
@@ -204,7 +212,8 @@ class NeedleScanner:
             self.lines = base
         return sorted(found.items())
 
-    def _sweep(self, m: mmap.mmap, size: int, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:
+    def _sweep(self, m: mmap.mmap, size: int, triggers: list[tuple[int, int]], on_hit: OnHit,
+               seek: tuple[int, list[bytes]] | None = None) -> None:
         """Hand every hit to on_hit in file order: the first phase's hits and follow-up needles' hits.
 
         Follow-up needles are searched lazily in growing steps from where they appeared (a message's
@@ -212,6 +221,11 @@ class NeedleScanner:
         """
         # follow-up needle -> [searched up to, next step]; needles given before the scan start at 0
         state: dict[bytes, list[int]] = {n: [0, FOLLOW_STEP] for n in self.active}
+        if seek is not None:
+            for n in seek[1]:
+                if n not in self.active:
+                    self.active.append(n)
+                state[n] = [seek[0], FOLLOW_STEP]
         heap: list[tuple[int, int]] = []  # (line start, line number or 0 when not known yet)
         ti = 0
         ref_off, ref_line = 0, 1  # a known (line start, line number) pair

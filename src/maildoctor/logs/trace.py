@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from maildoctor.errors import UsageError
 from maildoctor.logs import exim as exim_fmt
@@ -280,13 +280,32 @@ def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, si
                            since, until, events, cwd, state)
     # Ids already known from earlier files of a rotated set keep being followed.
     collector.wanted.update(events)
-    scanner = NeedleScanner([needle.encode()], ignore_case=kind in ("address", "message_id"))
-    for m, evs in events.items():  # messages still open at the end of an older file of the set
-        if not any(e.kind is EventKind.COMPLETED for e in evs):
-            scanner.add(m.encode())
-    collector.scanner = scanner
+    open_ids = [m for m, evs in events.items() if not any(e.kind is EventKind.COMPLETED for e in evs)]
+
+    def new_scanner() -> NeedleScanner:
+        sc = NeedleScanner([needle.encode()], ignore_case=kind in ("address", "message_id"))
+        for m in open_ids:  # messages still open at the end of an older file of the set
+            sc.add(m.encode())
+        collector.scanner = sc
+        return sc
+
+    scanner = new_scanner()
     if isinstance(fh, io.BufferedReader) and name != "<stdin>" and path.is_file():
         fh.close()
+        if kind == "exim_id" and fmt.name == "exim":
+            # An Exim id carries its arrival time: start near it instead of reading the whole log.
+            seek: list[int | None] = []
+
+            def start_at(m: Any, size: int) -> int | None:
+                seek.append(exim_fmt.seek_offset(m, size, needle))
+                return seek[-1]
+
+            scanner.scan_path(str(path), collector, start_at)
+            found = needle in events or any(e.parent_id == needle for evs in events.values() for e in evs)
+            offset = seek[0] if seek else None
+            if offset is None or found or offset == 0 or offset >= path.stat().st_size:
+                return  # done: read from the start anyway, found, or the message is newer than the file
+            scanner = new_scanner()  # not after the arrival time (clock jumps?): read it all
         scanner.scan_path(str(path), collector)  # plain file: searched in place through mmap
     else:
         scanner.scan(_Prepend(head, src), collector)  # type: ignore[arg-type]

@@ -83,3 +83,33 @@ def test_query_classification() -> None:
     assert classify_query("bob@x.example")[0] == "address"
     with pytest.raises(UsageError):
         classify_query("hello")
+
+
+def test_seeking_by_the_time_in_the_id_gives_the_same_story(genlog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from maildoctor.logs import exim
+
+    path, truth = genlog("mixed")
+    ids = random.Random(4).sample(sorted(truth.messages), 25)
+    seeking = {mid: trace(mid, [path]) for mid in ids}
+    size = path.stat().st_size
+    data = path.read_bytes()
+    offsets = [exim.seek_offset(data, size, mid) for mid in ids]
+    assert all(o is not None for o in offsets) and any(o for o in offsets)  # the shortcut is really taken
+    monkeypatch.setattr(exim, "seek_offset", lambda m, size, mid: None)
+    for mid in ids:
+        full = trace(mid, [path])
+        a, b = seeking[mid], full
+        assert [(s.id, s.final_status, [e.line_no for e in s.evidence]) for s in a.messages] == [
+            (s.id, s.final_status, [e.line_no for e in s.evidence]) for s in b.messages], mid
+
+
+def test_seek_offset_edges(genlog) -> None:  # type: ignore[no-untyped-def]
+    from maildoctor.logs import exim
+
+    path, truth = genlog("old")
+    data = path.read_bytes()
+    first = min(truth.messages.values(), key=lambda m: m.received_at)
+    assert exim.seek_offset(data, len(data), first.id) == 0  # within the margin of the start
+    future = "2" + first.id[1:]  # decades later
+    assert exim.seek_offset(data, len(data), future) == len(data)
+    assert exim.seek_offset(b"2026-11-25 10:00:00 no arrival here\n", 37, first.id) is None
