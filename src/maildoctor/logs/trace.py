@@ -31,6 +31,7 @@ from maildoctor.logs.read import (
     open_binary,
 )
 from maildoctor.logs.scan import CONTEXT, Hit, NeedleScanner
+from maildoctor.logs.seek import seek_offset
 from maildoctor.logs.story import MessageStory, build_story
 
 __all__ = ["MessageStory", "TraceResult", "classify_query", "trace"]
@@ -297,7 +298,7 @@ def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, si
             seek: list[int | None] = []
 
             def start_at(m: Any, size: int) -> int | None:
-                seek.append(exim_fmt.seek_offset(m, size, needle))
+                seek.append(seek_offset(m, size, needle))
                 return seek[-1]
 
             scanner.scan_path(str(path), collector, start_at)

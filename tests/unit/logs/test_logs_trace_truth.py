@@ -86,7 +86,8 @@ def test_query_classification() -> None:
 
 
 def test_seeking_by_the_time_in_the_id_gives_the_same_story(genlog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from maildoctor.logs import exim
+    from maildoctor.logs import seek as exim
+    from maildoctor.logs import trace as trace_mod
 
     path, truth = genlog("mixed")
     ids = random.Random(4).sample(sorted(truth.messages), 25)
@@ -95,7 +96,7 @@ def test_seeking_by_the_time_in_the_id_gives_the_same_story(genlog, monkeypatch)
     data = path.read_bytes()
     offsets = [exim.seek_offset(data, size, mid) for mid in ids]
     assert all(o is not None for o in offsets) and any(o for o in offsets)  # the shortcut is really taken
-    monkeypatch.setattr(exim, "seek_offset", lambda m, size, mid: None)
+    monkeypatch.setattr(trace_mod, "seek_offset", lambda m, size, mid: None)
     for mid in ids:
         full = trace(mid, [path])
         a, b = seeking[mid], full
@@ -104,7 +105,7 @@ def test_seeking_by_the_time_in_the_id_gives_the_same_story(genlog, monkeypatch)
 
 
 def test_seek_offset_edges(genlog) -> None:  # type: ignore[no-untyped-def]
-    from maildoctor.logs import exim
+    from maildoctor.logs import seek as exim
 
     path, truth = genlog("old")
     data = path.read_bytes()
