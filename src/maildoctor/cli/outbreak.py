@@ -95,9 +95,9 @@ def command(
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     check_logs(logs)
-    saved = saved_queue(exim_bp, postqueue_json)
+    saved, taken = saved_queue(exim_bp, postqueue_json)
     log_paths = list(logs) or default_logs(root)
-    rep = build_outbreak_report(root, log_paths, seconds, queue_read=saved)
+    rep = build_outbreak_report(root, log_paths, seconds, now=taken, queue_read=saved)
     findings = outbreak_findings(rep)
     if not log_paths:
         findings.append(

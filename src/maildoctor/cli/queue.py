@@ -34,16 +34,18 @@ def read_text_input(path: str) -> tuple[str, float]:
         raise InputError(f"{path}: {exc.strerror or exc}") from exc
 
 
-def saved_queue(exim_bp: str | None, postqueue_json: str | None) -> QueueRead | None:
+def saved_queue(exim_bp: str | None, postqueue_json: str | None) -> tuple[QueueRead | None, float | None]:
+    """A queue listing saved earlier, and when it was taken (ages are relative to that moment)."""
     if exim_bp and postqueue_json:
         raise click.UsageError("give either --exim-bp or --postqueue-json, not both")
     if exim_bp:
         text, taken = read_text_input(exim_bp)
-        return parse_exim_bp(text, taken, source=exim_bp if exim_bp != "-" else "exim -bp (stdin)")
+        return parse_exim_bp(text, taken, source=exim_bp if exim_bp != "-" else "exim -bp (stdin)"), taken
     if postqueue_json:
-        text, _ = read_text_input(postqueue_json)
-        return parse_postqueue_json(text, source=postqueue_json if postqueue_json != "-" else "postqueue -j (stdin)")
-    return None
+        text, taken = read_text_input(postqueue_json)
+        source = postqueue_json if postqueue_json != "-" else "postqueue -j (stdin)"
+        return parse_postqueue_json(text, source=source), taken
+    return None, None
 
 
 def check_logs(logs: tuple[Path, ...]) -> None:
@@ -86,10 +88,10 @@ def command(
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     check_logs(logs)
-    saved = saved_queue(exim_bp, postqueue_json)
+    saved, taken = saved_queue(exim_bp, postqueue_json)
     log_paths = list(logs) or default_logs(root)
     agg: Aggregate | None = scan_files([str(p) for p in log_paths]) if log_paths else None
-    q = build_queue_report(root, agg, read=saved)
+    q = build_queue_report(root, agg, now=taken, read=saved)
     if q.read is None:
         raise InputError(f"{root}: no mail queue found (no Exim spool, no Postfix); try --exim-bp or --postqueue-json")
     findings = queue_findings(q.read, q.shape, q.disk, q.growth)
