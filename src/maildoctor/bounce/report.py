@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from maildoctor.bounce.model import Bounce, LocalCause, Recipient
+from maildoctor.bounce.reason import taxonomy
 from maildoctor.model import Evidence, Finding, Severity
 
 
@@ -95,12 +96,15 @@ def bounce_findings(bounces: Sequence[Bounce], max_evidence: int = 20) -> list[F
         hard = sum(1 for _, r in items if r.hard)
         ev = tuple(Evidence("text", f"{r.address}: {r.diagnostic[:200]}", b.file) for b, r in items[:max_evidence])
         title = f"{len(items)} recipient(s) {'delayed' if kind == 'delay' else 'failed'}: {reason}"
+        entry = taxonomy().get(reason, {})
         findings.append(
             Finding(
                 id=f"bounce.{kind}.{reason}",
                 severity=Severity.WARNING if kind == "failure" else Severity.INFO,
                 title=title + (f" ({hard} hard)" if hard else ""),
+                explanation=str(entry.get("meaning", "")),
                 evidence=ev,
+                fix=(str(entry["fix"]),) if "fix" in entry else (),
                 data={"count": len(items), "hard": hard},
             )
         )

@@ -6,6 +6,7 @@ capped at `MAX_MESSAGE` bytes (the rest is skipped), so memory stays bounded.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -107,3 +108,14 @@ def read_messages(inputs: Iterable[str], errors: list[str]) -> Iterator[SourceMe
                 yield from _from_stream(fh, str(path))
         except OSError as exc:
             errors.append(f"{path}: {exc.strerror or exc}")
+
+
+_HEADER_LINE = re.compile(rb"^(?:From |[!-9;-~]+:)")
+
+
+def looks_like_message(raw: bytes) -> bool:
+    """True when the data starts like an email (a header field or an mbox From_ line).
+
+    Binary garbage or a text file without headers is an input error, not a "not a bounce" verdict.
+    """
+    return bool(_HEADER_LINE.match(raw.lstrip(b"\r\n")[:1000]))

@@ -15,7 +15,7 @@ from maildoctor.bounce.local_cause import add_local_causes
 from maildoctor.bounce.model import Bounce
 from maildoctor.bounce.reason import taxonomy
 from maildoctor.bounce.report import bounce_dict, bounce_findings
-from maildoctor.bounce.sources import read_messages
+from maildoctor.bounce.sources import looks_like_message, read_messages
 from maildoctor.bounce.spfcheck import evaluate_spf_causes
 from maildoctor.cli.common import dns_server_option, emit, format_option
 from maildoctor.errors import UsageError
@@ -55,6 +55,9 @@ def command(
     errors: list[str] = []
     bounces: list[Bounce] = []
     for msg in read_messages(inputs, errors):
+        if not looks_like_message(msg.raw):
+            errors.append(f"{msg.name}: not an email message (no header fields)")
+            continue
         try:
             b = parse_bounce(msg.raw, msg.name)
         except (ValueError, LookupError, RecursionError, MemoryError) as exc:
