@@ -19,26 +19,36 @@ from maildoctor.errors import MaildoctorError
 _NOT_COMMANDS = {"main", "common"}
 
 
-def _load_commands(group: click.Group) -> None:
+def _command_modules() -> dict[str, str]:
+    """Command name -> module name; `pipe_test.py` provides `pipe-test`."""
     import maildoctor.cli as pkg
 
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name in _NOT_COMMANDS or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"maildoctor.cli.{info.name}")
-        cmd = getattr(module, "command", None)
-        if isinstance(cmd, click.Command):
-            group.add_command(cmd)
+    return {
+        info.name.replace("_", "-"): info.name
+        for info in pkgutil.iter_modules(pkg.__path__)
+        if info.name not in _NOT_COMMANDS and not info.name.startswith("_")
+    }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs, so start-up stays fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_command_modules())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = _command_modules().get(cmd_name)
+        if module_name is None:
+            return None
+        cmd = getattr(importlib.import_module(f"maildoctor.cli.{module_name}"), "command", None)
+        return cmd if isinstance(cmd, click.Command) else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="maildoctor")
 def cli() -> None:
     """Diagnose mail-server problems (Exim, Postfix): every answer names the cause, shows the
     evidence and gives the fix."""
-
-
-_load_commands(cli)
 
 
 def _fail(message: str, code: int) -> int:

@@ -16,7 +16,10 @@ from tests.conftest import run_cli
 
 
 def _commands() -> dict[str, click.Command]:
-    return dict(cli.commands)
+    ctx = click.Context(cli)
+    found = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
+    assert all(found.values()), f"modules without a command: {[n for n, c in found.items() if c is None]}"
+    return {name: cmd for name, cmd in found.items() if cmd is not None}
 
 
 def _leaf_paths() -> list[list[str]]:
