@@ -66,3 +66,13 @@ def test_address_query_on_the_lab(lab: LabRun) -> None:
     sc = lab.scenarios["remote_user_unknown"]
     result = trace(sc.recipients[0], [str(lab.mainlog)])
     assert sc.message_ids[0] in {s.id for s in result.messages}
+
+
+def test_real_exim_ids_carry_their_arrival_time(lab: LabRun) -> None:
+    """Trace by id seeks to the id's arrival time: the zone calibration works on a real Exim log."""
+    from maildoctor.logs.seek import seek_offset
+
+    data = lab.mainlog.read_bytes()
+    sc = lab.scenarios["delayed_then_delivered"]
+    offset = seek_offset(data, len(data), sc.message_ids[0])
+    assert offset is not None and offset <= data.find(sc.message_ids[0].encode())
