@@ -25,6 +25,7 @@ from maildoctor.logs.formats import LogFormat, get_format, sniff_format
 
 CHUNK = 8 * 1024 * 1024
 SNIFF_LINES = 30
+MAX_LINE = 64 * 1024  # longer lines are cut before parsing (Exim truncates its own far below this)
 DEFAULT_LOGS = ("var/log/exim_mainlog", "var/log/exim4/mainlog", "var/log/maillog", "var/log/mail.log")
 _ROTATED = re.compile(r"^(?P<base>.+?)(?:[.-](?P<suffix>\d{8}|\d{4}-\d\d-\d\d|\d{1,4}))?(?P<comp>\.(?:gz|bz2|xz))?$")
 
@@ -206,7 +207,7 @@ class LogReader:
                 line_no += 1
                 if not raw or raw == b"\r":
                     continue
-                ev = parse(_decode(raw), year, name, line_no)
+                ev = parse(_decode(raw[:MAX_LINE]), year, name, line_no)
                 if ev.time is not None and (
                     (self.since is not None and _naive(ev.time) < self.since)  # type: ignore[operator]
                     or (self.until is not None and _naive(ev.time) > self.until)  # type: ignore[operator]
@@ -269,6 +270,7 @@ class SalvagingReader:
 def _chunks(fh: IO[bytes]) -> Iterator[tuple[bytes, str | None]]:
     """Complete-line chunks of a binary stream; a decompression error ends it with a message."""
     rest = b""
+    skipping = False  # inside a giant line whose first MAX_LINE bytes were already given
     src = SalvagingReader(fh)
     while True:
         try:
@@ -282,8 +284,18 @@ def _chunks(fh: IO[bytes]) -> Iterator[tuple[bytes, str | None]]:
             if rest:
                 yield rest.removesuffix(b"\n"), None
             return
+        if skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                continue
+            data, skipping = data[nl + 1:], False
         data = rest + data
         cut = data.rfind(b"\n")
+        if cut < 0 and len(data) >= CHUNK:
+            # no newline in a whole chunk (hostile input): keep the start of the line, skip the rest
+            yield data[:MAX_LINE], None
+            rest, skipping = b"", True
+            continue
         if cut < 0:
             rest = data
             continue

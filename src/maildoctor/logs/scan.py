@@ -31,6 +31,7 @@ from typing import IO, Any
 WINDOW = 4 * 1024 * 1024
 CONTEXT = 4096
 PARALLEL_MIN = 64 * 1024 * 1024  # smaller files are searched in-process
+MAX_LINE = 64 * 1024  # longer lines are cut (Exim itself truncates log lines far below this)
 FOLLOW_STEP = 16 * 1024  # first search step of a follow-up needle
 BATCH = 8  # this many lagging follow-up needles are searched together with one regex
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
@@ -108,7 +109,7 @@ def _find_in_part(path: str, needle: bytes, ignore_case: bool, a: int, b: int) -
             e = min(b, w + WINDOW)
             if e < b:
                 nl = m.rfind(b"\n", w, e)
-                e = nl + 1 if nl >= w else b
+                e = nl + 1 if nl >= w else e  # a line longer than a window is cut (hostile input)
             hay: Any
             if ignore_case:
                 hay, off = m[w:e].translate(_LOWER), w
@@ -248,8 +249,8 @@ class NeedleScanner:
                 break
             if start <= last_start:
                 continue  # the same line found by two needles
-            end = m.find(b"\n", start)
-            end = size if end < 0 else end
+            end = m.find(b"\n", start, start + MAX_LINE)
+            end = min(size, start + MAX_LINE) if end < 0 else end
             line = m[start:end].rstrip(b"\r")
             if not line_no and not any(n in line for n in self.active):
                 continue  # found ahead by a follow-up needle that was retired since
@@ -306,6 +307,8 @@ class NeedleScanner:
                 return
             buf = rest + data if rest else data
             cut = buf.rfind(b"\n")
+            if cut < 0 and len(buf) >= WINDOW:
+                cut = len(buf) - 1  # no newline in a whole window: cut the line (hostile input)
             if cut < 0:
                 rest = buf
                 continue
@@ -331,6 +334,7 @@ class NeedleScanner:
             seen.add(start)
             end = buf.find(b"\n", pos)
             end = len(buf) if end < 0 else end
+            end = min(end, start + MAX_LINE)
             lines += buf.count(b"\n", counted_to, start)
             counted_to = start
             ctx = buf[max(0, start - CONTEXT): start]

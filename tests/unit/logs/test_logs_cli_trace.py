@@ -129,3 +129,20 @@ def test_message_spanning_a_rotated_set(tmp_path: Path, cli) -> None:  # type: i
     assert first["final_status"] == "partial" and first["related"] == [BOUNCE]
     by_addr = cli("trace", "shop@server.example", "--root", str(tmp_path), "--format", "json").json()
     assert {m["id"] for m in by_addr["messages"]} == {ID, BOUNCE}
+
+
+def test_hostile_giant_line(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A 20 MB line without a newline neither hides the real lines nor blows up memory or time."""
+    blob = "X" * (20 * 1024 * 1024)
+    plain = tmp_path / "exim_mainlog"
+    plain.write_text(LOG + blob + "\n" + LOG.replace(ID, "1tA2bC-0004Xy-Zz"))
+    packed = tmp_path / "old.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    for log in (plain, packed):
+        r = cli("trace", ID, "--log", str(log), "--format", "json")
+        assert r.code == 1, r.err
+        assert [m["id"] for m in r.json()["messages"]] == [ID, BOUNCE]
+        r = cli("trace", "1tA2bC-0004Xy-Zz", "--log", str(log), "--format", "json")
+        assert r.json()["messages"][0]["evidence"][0]["line"] == 10  # 8 lines, the giant one, then ours
+    events = list(iter_events([plain]))
+    assert len(events) == 17 and max(len(e.raw) for e in events) <= 64 * 1024
