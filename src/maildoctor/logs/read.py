@@ -154,10 +154,13 @@ class LogReader:
         until: dt.datetime | None = None,
         format: str | None = None,
         tail_bytes: int | None = None,
+        only: tuple[bytes, ...] = (),
     ) -> None:
-        """`tail_bytes`: read only about the last N bytes of each plain file (line numbers stay exact)."""
+        """`tail_bytes`: read only about the last N bytes of each plain file (line numbers stay exact);
+        `only`: parse only the lines that contain one of these byte strings."""
         self.problems = InputProblems()
         self.tail_bytes = tail_bytes
+        self.only = only  # parse only lines containing one of these byte strings (a cheap prefilter)
         self.paths = expand_paths(paths, self.problems)
         self.since = _naive(since)
         self.until = _naive(until)
@@ -206,6 +209,8 @@ class LogReader:
             for raw in chunk.split(b"\n"):
                 line_no += 1
                 if not raw or raw == b"\r":
+                    continue
+                if self.only and not any(o in raw for o in self.only):
                     continue
                 ev = parse(_decode(raw[:MAX_LINE]), year, name, line_no)
                 if ev.time is not None and (
