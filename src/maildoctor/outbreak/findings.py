@@ -149,6 +149,8 @@ def nagios_summary(rep: OutbreakReport | None, q: Any) -> str:
     if rep is not None and rep.suspects and rep.suspects[0].severity.is_problem:
         s = rep.suspects[0]
         parts.append(f"top source {s.kind} {s.value} {s.peak_per_hour:.0f}/h score {s.score}")
+    elif rep is not None and not rep.logs:
+        parts.append("no Exim main log to measure senders")
     elif rep is not None:
         parts.append("no compromised sender")
     shape = q.shape if q is not None else None
