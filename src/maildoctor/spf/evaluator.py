@@ -269,10 +269,17 @@ class _Evaluation:
             return self._ptr_cache
         ans = self.query(depth, domain, reverse_name(self.ip_text), "PTR")
         names: list[str] = []
-        if not ans.temporary:  # a PTR lookup error means no match, not temperror (§5.5)
+        if ans.temporary:
+            self.step(depth, domain, "term", f"PTR lookup failed ({ans.status}): no validated name (RFC 7208 §5.5)")
+        else:
+            if len(ans.records) > MAX_NAMES:
+                self.step(depth, domain, "term", f"{len(ans.records)} PTR names: only the first {MAX_NAMES} are "
+                          "checked (RFC 7208 §4.6.4)")
             for host in ans.records[:MAX_NAMES]:
                 a = self.query(depth, domain, host, self.addr_type)
-                if a.ok and any(ipaddress.ip_address(r) == self.ip for r in a.records):
+                if a.temporary:
+                    self.step(depth, domain, "term", f"{host} skipped: DNS {a.status} (RFC 7208 §5.5)")
+                elif any(ipaddress.ip_address(r) == self.ip for r in a.records):
                     names.append(host)
         self._ptr_cache = names
         return names
