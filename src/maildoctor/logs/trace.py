@@ -2,9 +2,10 @@
 
 Only lines that contain the query (or an id found on the way) are parsed, thanks to the byte-level
 scanner; everything else in the log is skipped at memory speed. An Exim id carries its arrival time,
-so a query by id binary-searches the log for that time and follows the message from there. The result is one `MessageStory`
-per message: how it arrived, what happened to each recipient, its final state, related messages
-(the bounce or delay warning it caused, its parent) and the raw lines as evidence.
+so a query by id binary-searches the log for that time and follows the message from there.
+The result is one `MessageStory` per message: how it arrived, what happened to each recipient, its
+final state, related messages (the bounce or delay warning it caused, its parent) and the raw lines
+as evidence.
 """
 
 from __future__ import annotations
