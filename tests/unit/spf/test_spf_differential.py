@@ -128,8 +128,8 @@ def explain(ours: SpfResult, theirs: str, message: str, z: dict[str, list[Any]])
         return ("RFC 7208 §6: 'Unrecognized modifiers MUST be ignored no matter where, or how often, they appear "
                 "in a record'; only redirect= and exp= are limited to one; pyspf rejects a repeated unknown one")
     if theirs == "permerror" and "Void lookup limit" in message and _uses_ptr(z) >= 2:
-        return ("RFC 7208 §5.5 defines the validated names of <ip> once per check; we compute them once and "
-                "count their void answers once (§4.6.4), pyspf repeats the queries for every ptr/%{p}")
+        return ("RFC 7208 §5.5/§4.6.4: the validated names of <ip> are one set per check; we compute them once "
+                "and count their void answers once, pyspf repeats the queries for every ptr/%{p}")
     return None
 
 
