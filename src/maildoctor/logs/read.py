@@ -136,6 +136,25 @@ def looks_binary(sample: bytes) -> bool:
     return bad > max(8, len(text) // 20)
 
 
+def probe_log(path: Path) -> str | None:
+    """Why this file cannot be read as a mail log (unreadable, binary, not Exim/Postfix), or None.
+
+    Reads only the first 64 KiB (decompressed), so commands can refuse bad input up front.
+    """
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(65536)
+    except (OSError, EOFError, ValueError) as exc:
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+    if not head.strip():
+        return None  # an empty log is valid: nothing happened yet
+    if looks_binary(head):
+        return "binary data, not a text log"
+    if sniff_format([_decode(x) for x in head.split(b"\n")[:SNIFF_LINES]]) is None:
+        return "not a recognised mail log (Exim or Postfix)"
+    return None
+
+
 def file_year(path: Path) -> int | None:
     """The year of a file's last write: the best guess for classic syslog dates (which have none)."""
     try:

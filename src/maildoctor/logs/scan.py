@@ -113,9 +113,13 @@ def _find_in_part(path: str, needle: bytes, ignore_case: bool, a: int, b: int) -
         w = a
         while w < b:
             e = min(b, w + WINDOW)
+            cut = False
             if e < b:
                 nl = m.rfind(b"\n", w, e)
-                e = nl + 1 if nl >= w else e  # a line longer than a window is cut (hostile input)
+                if nl >= w:
+                    e = nl + 1
+                else:
+                    cut = True  # a line longer than a window (hostile input): overlap the next window
             hay: Any
             if np is not None:
                 hay, off = np.bitwise_or(np.frombuffer(m, dtype=np.uint8, count=e - w, offset=w), 0x20).tobytes(), w
@@ -137,7 +141,7 @@ def _find_in_part(path: str, needle: bytes, ignore_case: bool, a: int, b: int) -
             lines += _count_nl(m, counted_to, e)
             counted_to = e
             _drop(m, w, e)
-            w = e
+            w = max(w + 1, e - len(needle) + 1) if cut else e
     return hits, lines
 
 
@@ -315,8 +319,12 @@ class NeedleScanner:
                 return
             buf = rest + data if rest else data
             cut = buf.rfind(b"\n")
+            keep = 0
             if cut < 0 and len(buf) >= WINDOW:
-                cut = len(buf) - 1  # no newline in a whole window: cut the line (hostile input)
+                # no newline in a whole window (hostile input): cut the line, keeping enough of its
+                # end that a needle across the cut is still found (it cannot fit in the kept part)
+                keep = max(len(n) for n in (*self.permanent, *self.active, b"x")) - 1
+                cut = len(buf) - 1 - keep
             if cut < 0:
                 rest = buf
                 continue

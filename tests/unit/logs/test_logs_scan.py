@@ -85,6 +85,7 @@ _WORDS = st.sampled_from(["ab", "AB", "x", "Ab", "q", "zz", " "])
 @given(lines=st.lists(st.lists(_WORDS, max_size=8).map("".join), min_size=1, max_size=60),
        window=st.integers(min_value=8, max_value=300), ignore_case=st.booleans(), final_newline=st.booleans())
 def test_scan_matches_a_naive_loop(lines: list[str], window: int, ignore_case: bool, final_newline: bool) -> None:
+    import io
     import tempfile
 
     text = "\n".join(lines) + ("\n" if final_newline else "")
@@ -97,7 +98,12 @@ def test_scan_matches_a_naive_loop(lines: list[str], window: int, ignore_case: b
             got: list[tuple[int, str]] = []
             NeedleScanner([b"Ab"], ignore_case=ignore_case).scan_path(
                 str(path), lambda h: got.append((h.line_no, h.text())) or ())
+            streamed: list[tuple[int, str]] = []
+            NeedleScanner([b"Ab"], ignore_case=ignore_case).scan(
+                io.BytesIO(text.encode()), lambda h: streamed.append((h.line_no, h.text())) or ())
         finally:
             scan.WINDOW = old
     want = [(i + 1, x) for i, x in enumerate(text.split("\n")) if ("ab" in x.lower() if ignore_case else "Ab" in x)]
     assert got == want
+    if all(len(x) < window for x in lines):  # the stream path cuts longer lines (and may split them)
+        assert streamed == want
