@@ -7,6 +7,7 @@ from rich.markup import escape
 
 from maildoctor import kb
 from maildoctor.model import Evidence, Finding, Severity
+from maildoctor.spf.record import parse_record
 from maildoctor.spf.result import SpfResult
 
 RESULT_SEVERITY = {
@@ -30,13 +31,18 @@ def analyze_result(res: SpfResult) -> Finding:
     if res.record:
         evidence.insert(0, Evidence("dns", res.record, source=f"{res.domain} SPF record"))
     evidence.append(Evidence("header", res.received_spf()))
+    fixes = list(info.get("fix", []))
+    suggested = suggest_record(res.record, res.ip) if res.result in ("fail", "softfail", "neutral") else None
+    if suggested:
+        fixes.insert(0, f"If {res.ip} is one of your senders, publish for {res.domain}: \"{suggested}\" - test it "
+                        f"first: maildoctor spf check {res.ip} {res.sender} --record \"{suggested}\"")
     return Finding(
         id=f"spf.result.{res.result}",
         severity=RESULT_SEVERITY[res.result],
         title=f"SPF {res.result} for {res.ip} sending as {res.sender} ({res.identity})",
         explanation=explanation,
         evidence=tuple(evidence),
-        fix=tuple(info.get("fix", [])),
+        fix=tuple(fixes),
         subject=res.domain,
         data={"result": res.result, "mechanism": res.mechanism, "lookups": res.lookups,
               "void_lookups": res.void_lookups},
@@ -58,3 +64,16 @@ def render_check(console: Console, res: SpfResult, receiver: str = "") -> None:
     console.print(escape(res.received_spf(receiver)))
     console.print(escape(res.authentication_results(receiver)))
     console.print()
+
+
+def suggest_record(record: str, ip: str) -> str | None:
+    """RECORD with ip4:/ip6: IP inserted before its 'all' (None when the record has no 'all' or is invalid)."""
+    parsed = parse_record(record) if record else None
+    if parsed is None or not parsed.ok:
+        return None
+    term = f"ip6:{ip}" if ":" in ip else f"ip4:{ip}"
+    words = record.split()
+    for i, w in enumerate(words):
+        if w.lstrip("+-~?").lower() == "all":
+            return " ".join([*words[:i], term, *words[i:]])
+    return None

@@ -187,3 +187,12 @@ def test_observed_senders_count_our_interface_not_the_remote_host() -> None:
     seen = analyze_lines(lines, "alice-shop.test")
     assert dict(seen.senders) == {"192.0.2.10": 1, "192.0.2.11": 1}
     assert dict(seen.rejected) == {"203.0.113.5": 1}  # a refused claim is never added to the record
+
+
+def test_fail_suggests_a_record_that_passes() -> None:
+    doc = run_cli("spf", "check", "203.0.113.9", "alice@example.com", "--format", "json").json()
+    fix = doc["findings"][0]["fix"][0]
+    suggested = fix.split('--record "')[1].rstrip('"')
+    assert "ip4:203.0.113.9 -all" in suggested
+    again = run_cli("spf", "check", "203.0.113.9", "alice@example.com", "--record", suggested, "--format", "json")
+    assert again.json()["result"] == "pass"
