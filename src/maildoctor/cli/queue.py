@@ -14,6 +14,7 @@ from rich.console import Console
 
 from maildoctor.cli.common import emit, format_option, root_option
 from maildoctor.errors import InputError
+from maildoctor.logs.read import probe_log
 from maildoctor.outbreak.aggregate import Aggregate
 from maildoctor.outbreak.fastscan import scan_files
 from maildoctor.outbreak.findings import nagios_status, nagios_summary, perfdata, prometheus_text, write_textfile
@@ -52,6 +53,9 @@ def check_logs(logs: tuple[Path, ...]) -> None:
     for p in logs:
         if not p.is_file() or not os.access(p, os.R_OK):
             raise InputError(f"{p}: cannot read log file")
+        problem = probe_log(p)
+        if problem:
+            raise InputError(f"{p}: {problem}")
 
 
 F = TypeVar("F", bound=Callable[..., Any])

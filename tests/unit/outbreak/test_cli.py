@@ -130,13 +130,14 @@ def test_bad_usage_is_one_line(cli, args, code, message) -> None:  # type: ignor
     assert message in res.err and res.err.count("\n") == 1 and "Traceback" not in res.err
 
 
-def test_garbage_log_is_not_fatal(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_log_is_one_clear_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "mainlog"
     log.write_bytes(b"\x00\xff garbage\nnot a log line\n" * 100)
+    before = log.read_bytes()
     res = cli("outbreak", "--root", str(tmp_path), "--log", str(log), "--format", "json")
-    assert res.code == 0
-    assert res.json()["suspects"] == []
-    assert any(f["id"] == "outbreak.not_exim_log" for f in res.json()["findings"])
+    assert res.code == 2
+    assert res.err.strip() == f"maildoctor: error: {log}: binary data, not a text log"
+    assert log.read_bytes() == before
 
 
 def test_window_changes_rates(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
