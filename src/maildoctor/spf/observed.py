@@ -150,10 +150,13 @@ def analyze_lines(lines: Iterable[str], domain: str, source: str = "-") -> Obser
 
 def read_observed_senders(paths: Iterable[Path | str], domain: str) -> ObservedSenders:
     """Senders of DOMAIN in the log files (plain or compressed); raises InputError for unreadable files."""
-    from maildoctor.logs.read import open_binary
+    from maildoctor.logs.read import open_binary, probe_log
 
     scan = _Scanner(domain)
     for path in paths:
+        problem = probe_log(Path(path)) if str(path) != "-" else None
+        if problem:
+            raise InputError(f"{path}: {problem}")
         try:
             with open_binary(path) as fh:
                 for number, raw in enumerate(fh, 1):
