@@ -56,6 +56,8 @@ def emit(
     data: Mapping[str, Any] | None = None,
     text: TextRenderer | None = None,
     input_errors: Sequence[str] = (),
+    max_evidence: int = 5,
+    brief_info: bool = False,
 ) -> int:
     """Print the result in the chosen format and return the exit code of the contract.
 
@@ -72,7 +74,7 @@ def emit(
         console = make_console()
         if text is not None:
             text(console)
-        render_findings(console, ranked)
+        render_findings(console, ranked, max_evidence=max_evidence, brief_info=brief_info)
     for err in input_errors:
         sys.stderr.write(f"maildoctor: error: {err}\n")
     if input_errors:

@@ -38,4 +38,5 @@ def command(root: Path | None, demo: bool, offline: bool, dns_server: str | None
         problems = sum(1 for f in findings if f.severity.is_problem)
         console.print(f"[bold]maildoctor doctor[/] on {target}: {len(findings)} findings, {problems} problems\n")
 
-    return emit("doctor", fmt, findings, {"root": str(target)}, text=header)
+    # a triage report: three evidence lines per problem, one line per info finding (all of it in --format json)
+    return emit("doctor", fmt, findings, {"root": str(target)}, text=header, max_evidence=3, brief_info=True)

@@ -33,14 +33,21 @@ def make_console(stderr: bool = False) -> Console:
     )
 
 
-def render_findings(console: Console, findings: Sequence[Finding], max_evidence: int = 5) -> None:
-    """Print findings, most urgent first as given: title, explanation, evidence, fix."""
+def render_findings(
+    console: Console, findings: Sequence[Finding], max_evidence: int = 5, brief_info: bool = False
+) -> None:
+    """Print findings, most urgent first as given: title, explanation, evidence, fix.
+
+    With `brief_info`, info and ok findings get their title line only (a triage report).
+    """
     if not findings:
         console.print("No findings.")
         return
     for f in findings:
         label = f.severity.value.upper()
         console.print(f"[{_STYLE[f.severity]}]{label:<8}[/] [bold]{escape(f.title)}[/]  [dim]({escape(f.id)})[/]")
+        if brief_info and f.severity in (Severity.INFO, Severity.OK):
+            continue
         if f.explanation:
             for line in f.explanation.splitlines():
                 console.print(f"         {escape(line)}")
