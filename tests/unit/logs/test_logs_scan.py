@@ -23,8 +23,14 @@ def _make(tmp_path: Path, n: int = 3000) -> tuple[Path, list[str]]:
     return path, lines
 
 
+@pytest.mark.parametrize("use_numpy", [False, True], ids=["pure-python", "numpy"])
 @pytest.mark.parametrize("window,parallel", [(1 << 20, False), (997, False), (997, True)])
-def test_hits_and_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, parallel: bool) -> None:
+def test_hits_and_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, parallel: bool, use_numpy: bool
+) -> None:
+    # numpy is an optional accelerator (extra "fast"): both paths must give the same answers
+    np = pytest.importorskip("numpy", reason="the numpy path needs the 'fast' extra") if use_numpy else None
+    monkeypatch.setattr(scan, "_NUMPY", [np])
     monkeypatch.setattr(scan, "WINDOW", window)
     monkeypatch.setattr(scan, "PARALLEL_MIN", 0 if parallel else 1 << 40)
     path, lines = _make(tmp_path)
