@@ -69,7 +69,8 @@ def emit(
         payload = dict(data or {})
         if input_errors:
             payload["input_errors"] = list(input_errors)
-        sys.stdout.write(render_json(command, ranked, payload) + "\n")
+        # indented for a person at a terminal; compact (and fast) for a program or a pipe
+        sys.stdout.write(render_json(command, ranked, payload, pretty=sys.stdout.isatty()) + "\n")
     else:
         console = make_console()
         if text is not None:
