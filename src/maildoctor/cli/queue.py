@@ -41,12 +41,20 @@ def saved_queue(exim_bp: str | None, postqueue_json: str | None) -> tuple[QueueR
         raise click.UsageError("give either --exim-bp or --postqueue-json, not both")
     if exim_bp:
         text, taken = read_text_input(exim_bp)
-        return parse_exim_bp(text, taken, source=exim_bp if exim_bp != "-" else "exim -bp (stdin)"), taken
+        read = parse_exim_bp(text, taken, source=exim_bp if exim_bp != "-" else "exim -bp (stdin)")
+        return _some_entry(read, exim_bp, "exim -bp"), taken
     if postqueue_json:
         text, taken = read_text_input(postqueue_json)
         source = postqueue_json if postqueue_json != "-" else "postqueue -j (stdin)"
-        return parse_postqueue_json(text, source=source), taken
+        return _some_entry(parse_postqueue_json(text, source=source), postqueue_json, "postqueue -j"), taken
     return None, None
+
+
+def _some_entry(read: QueueRead, path: str, what: str) -> QueueRead:
+    """A listing in which nothing at all was recognised is the wrong file, not an empty queue."""
+    if not read.messages and read.errors:
+        raise InputError(f"{path}: not {what} output ({len(read.errors)} lines, no queue entry recognised)")
+    return read
 
 
 def check_logs(logs: tuple[Path, ...]) -> None:

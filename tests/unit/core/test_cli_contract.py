@@ -45,7 +45,7 @@ def bad_input_cases(garbage: Path, missing: Path) -> dict[str, list[list[str]]]:
     return {
         "doctor": [["doctor", "--root", m], ["doctor", "--demo", "--root", "/"]],
         "trace": [["trace", "x@example.com", "--log", m], ["trace", "x@example.com", "--log", g]],
-        "queue": [["queue", "--root", m]],
+        "queue": [["queue", "--root", m], ["queue", "--exim-bp", g], ["queue", "--postqueue-json", g]],
         "outbreak": [["outbreak", "--log", m], ["outbreak", "--log", g]],
         "spf": [
             ["spf", "check", "not-an-ip", "a@example.com", "--record", "v=spf1 -all"],
