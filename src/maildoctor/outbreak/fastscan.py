@@ -202,16 +202,22 @@ def scan_block_accel(agg: Aggregate, block: bytes | memoryview, path: str, start
 
 
 def _locate(block: bytes, needle: bytes, path: str, start: int, cursor: list[int]) -> tuple[str, int, int, str]:
-    """The evidence line and its number; searches and counts only forward from the last one found,
-    so a block costs one pass however many evidence lines it gives."""
+    """The evidence line and its number; searches and counts only forward from the end of the last
+    one found (so a repeated line is not found twice), so a block costs one pass however many
+    evidence lines it gives. The needle (id, flag, rest) is the tail of a line the scanner matched."""
     pos = block.find(needle, cursor[0])
+    while pos >= 0:
+        line_start = block.rfind(b"\n", 0, pos) + 1
+        m = _LINE.match(block, line_start - 1)
+        if m is not None and m.start(3) == pos and m.end() == pos + len(needle):
+            break
+        pos = block.find(needle, pos + 1)
     if pos < 0:
         return (path, start, 0, needle.decode("utf-8", "replace"))
-    line_start = block.rfind(b"\n", 0, pos) + 1
-    line_end = block.find(b"\n", pos)
-    text = block[line_start : line_end if line_end >= 0 else len(block)]
+    line_end = pos + len(needle)
+    text = block[line_start:line_end]
     cursor[1] += block.count(b"\n", cursor[0], pos)
-    cursor[0] = pos
+    cursor[0] = line_end
     return (path, start, cursor[1] + 1, text.decode("utf-8", "replace"))
 
 

@@ -67,7 +67,7 @@ def _sig(agg: Aggregate, **want: str) -> list[object]:
     raise AssertionError(f"no signature {want}")
 
 
-def test_hand_written_log_counts() -> None:
+def test_hand_written_log_counts(scanner: str) -> None:
     agg = scan_files([str(DATA / "mixed_ids.log")], workers=1)
     spam = _sig(agg, script="/home/shop/public_html/wp-content/uploads")
     assert spam[MSGS] == 2 and spam[RCPTS] == 4
@@ -90,8 +90,17 @@ def test_hand_written_log_counts() -> None:
     assert b"1tZZzz-0009ZZ-Zz" in agg.orphans  # arrived before the log starts
 
 
+@pytest.fixture(params=["pure", "accel"])
+def scanner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the pure-Python scanner and with the optional C accelerator."""
+    if request.param == "accel" and fastscan._accel is None:
+        pytest.skip("C accelerator not built (no compiler at install)")
+    monkeypatch.setattr(fastscan, "USE_ACCEL", request.param == "accel")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("path", [DATA / "mixed_ids.log", None])
-def test_fast_path_equals_event_path(path: Path | None, tmp_path: Path) -> None:
+def test_fast_path_equals_event_path(path: Path | None, tmp_path: Path, scanner: str) -> None:
     if path is None:
         path = tmp_path / "gen.log"
         generate(path, messages=3000, seed=11, id_format="mixed", scenario="outbreak")
@@ -101,7 +110,9 @@ def test_fast_path_equals_event_path(path: Path | None, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("id_format", ["old", "new"])
-def test_split_and_merge_equals_one_pass(id_format: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_split_and_merge_equals_one_pass(
+    id_format: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scanner: str
+) -> None:
     path = tmp_path / "gen.log"
     generate(path, messages=4000, seed=5, id_format=id_format, scenario="outbreak")
     whole = scan_range(str(path), 0, None, 13)
@@ -118,7 +129,7 @@ def test_split_and_merge_equals_one_pass(id_format: str, tmp_path: Path, monkeyp
     assert snapshot(parallel, failure_evidence=False) == snapshot(whole, failure_evidence=False)
 
 
-def test_compressed_logs_in_order(tmp_path: Path) -> None:
+def test_compressed_logs_in_order(tmp_path: Path, scanner: str) -> None:
     import gzip
 
     plain = (DATA / "mixed_ids.log").read_bytes()
@@ -135,7 +146,9 @@ def test_compressed_logs_in_order(tmp_path: Path) -> None:
     assert a["inflight"] == b["inflight"]
 
 
-def test_hostile_input_without_newlines_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_input_without_newlines_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scanner: str
+) -> None:
     monkeypatch.setattr(fastscan, "MAX_LINE", 1 << 16)
     monkeypatch.setattr(fastscan, "BLOCK", 1 << 14)
     log = tmp_path / "x"
