@@ -136,7 +136,8 @@ static Py_ssize_t find(const char *h, Py_ssize_t n, Py_ssize_t from, const char 
 {
     if (from < 0 || from > n)
         return -1;
-    const char *f = memmem(h + from, (size_t)(n - from), needle, (size_t)m);
+    const char *f = m == 1 ? memchr(h + from, needle[0], (size_t)(n - from))
+                           : memmem(h + from, (size_t)(n - from), needle, (size_t)m);
     return f ? f - h : -1;
 }
 
@@ -217,10 +218,91 @@ static int dict_incr(PyObject *d, PyObject *key, PyObject *one)
 
 static int is_stats(PyObject *st) { return PyList_CheckExact(st) && PyList_GET_SIZE(st) > DEFERRED; }
 
+/* Counts of the current time bucket not yet added to the Aggregate's dicts: an int object per
+ * line would cost more than the rest of the line. Added when the bucket changes and at the end. */
+typedef struct {
+    long long done, arr_n, arr_size;
+} Pending;
+
+static int flush(Pending *P, PyObject *bucket, PyObject *arrivals, PyObject *completions)
+{
+    if (P->done && completions) {
+        PyObject *v = PyLong_FromLongLong(P->done);
+        int bad = !v || dict_incr(completions, bucket, v);
+        Py_XDECREF(v);
+        if (bad)
+            return -1;
+        P->done = 0;
+    }
+    if (P->arr_n) {
+        PyObject *arr = PyDict_GetItemWithError(arrivals, bucket);
+        if (!arr || !PyList_CheckExact(arr) || PyList_GET_SIZE(arr) != 2) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "arrivals rows must be [messages, bytes] lists");
+            return -1;
+        }
+        PyObject *n = PyLong_FromLongLong(P->arr_n), *z = PyLong_FromLongLong(P->arr_size);
+        int bad = !n || !z || list_add(arr, 0, n) || list_add(arr, 1, z);
+        Py_XDECREF(n);
+        Py_XDECREF(z);
+        if (bad)
+            return -1;
+    }
+    P->arr_n = P->arr_size = 0;
+    return 0;
+}
+
+/* Message ids as bytes objects, one per message rather than one per line: a message's lines are
+ * close together, and a dict finds the very same key object without comparing bytes. */
+#define MIDCACHE 4096
+static unsigned int fnv(const char *s, Py_ssize_t n)
+{
+    unsigned int h = 2166136261u;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static PyObject *mid_get(PyObject **cache, const char *s, Py_ssize_t n, unsigned int h)
+{
+    PyObject **slot = &cache[h & (MIDCACHE - 1)], *o = *slot;
+    if (o && PyBytes_GET_SIZE(o) == n && memcmp(PyBytes_AS_STRING(o), s, (size_t)n) == 0) {
+        Py_INCREF(o);
+        return o;
+    }
+    if (!(o = PyBytes_FromStringAndSize(s, n)))
+        return NULL;
+    Py_XSETREF(*slot, o);
+    Py_INCREF(o);
+    return o;
+}
+
+/* Which ids may be in Aggregate.deferred_ids: a bit per id hash, set for what the set held when
+ * the block started and for every id added since (bits are never cleared: a false "maybe" only
+ * costs a set lookup). Most messages are never deferred; their Completed skips the set. */
+#define DBITS (1u << 18)
+#define DBIT(h) (((h) >> 7) & (DBITS - 1))
+
+static int seed_deferred(unsigned char *bits, PyObject *deferred)
+{
+    PyObject *it = PyObject_GetIter(deferred), *key;
+    if (!it)
+        return -1;
+    while ((key = PyIter_Next(it))) {
+        unsigned int h = PyBytes_Check(key) ? fnv(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) : 0;
+        if (!PyBytes_Check(key))
+            memset(bits, 0xff, DBITS / 8); /* not an id: no filtering */
+        bits[DBIT(h) >> 3] |= (unsigned char)(1u << (DBIT(h) & 7));
+        Py_DECREF(key);
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* The `<=` line of mail from the internet to a local user, as scan_block's inline test.
  * Returns 1 when handled, 0 when the slow path must take it, -1 on error. */
 static int inbound_arrival(const Line *L, PyObject *mid, PyObject *bucket, PyObject *arrivals, PyObject *inflight,
-                           PyObject *inbound, PyObject *one)
+                           PyObject *inbound, PyObject *one, Pending *P)
 {
     const char *r = L->rest;
     Py_ssize_t n = L->restlen;
@@ -232,21 +314,51 @@ static int inbound_arrival(const Line *L, PyObject *mid, PyObject *bucket, PyObj
     if (!(0 < lb && lb < rb) || is_internal_ip(r + lb + 1, rb - lb - 1))
         return 0;
     Py_ssize_t i = find(r, n, 0, " S=", 3);
-    PyObject *size;
+    long long small = 0;
+    int is_small = 1;
+    PyObject *size = NULL;
     if (i > 0) {
         Py_ssize_t end = find(r, n, i + 3, " ", 1);
         Py_ssize_t stop = end > 0 ? end : n;
         Py_ssize_t k = i + 3, ok = stop > k;
         for (Py_ssize_t j = k; j < stop && ok; j++)
             ok = dig(r[j]);
-        size = ok ? digits_to_int(r + k, stop - k) : PyLong_FromLong(0);
-    } else {
-        size = PyLong_FromLong(0);
+        if (ok && stop - k <= 15) {
+            for (Py_ssize_t j = k; j < stop; j++)
+                small = small * 10 + (r[j] - '0');
+        } else if (ok) {
+            is_small = 0;
+            if (!(size = digits_to_int(r + k, stop - k)))
+                return -1;
+        }
     }
-    if (!size)
-        return -1;
     int rc = -1;
     PyObject *arr = PyDict_GetItemWithError(arrivals, bucket);
+    if (is_small) {
+        /* counted in P; the row must exist now, so the dict keeps its order of first arrival */
+        if (!arr) {
+            if (PyErr_Occurred())
+                return -1;
+            PyObject *zero = PyLong_FromLong(0);
+            PyObject *lst = zero ? PyList_New(2) : NULL;
+            if (!lst) {
+                Py_XDECREF(zero);
+                return -1;
+            }
+            Py_INCREF(zero);
+            PyList_SET_ITEM(lst, 0, zero);
+            PyList_SET_ITEM(lst, 1, zero);
+            int bad = PyDict_SetItem(arrivals, bucket, lst);
+            Py_DECREF(lst);
+            if (bad)
+                return -1;
+        }
+        if (P->arr_size > (1LL << 60) && flush(P, bucket, arrivals, NULL))
+            return -1;
+        P->arr_n++;
+        P->arr_size += small;
+        return PyDict_SetItem(inflight, mid, inbound) ? -1 : 1;
+    }
     if (!arr) {
         if (PyErr_Occurred())
             goto done;
@@ -289,7 +401,7 @@ done:
 #define NSTATS 13
 
 typedef struct {
-    PyObject *agg, *sigs, *inflight, *cwd_by_pid, *new_stats, *path, *start, *one, *unknown;
+    PyObject *agg, *sigs, *inflight, *cwd_by_pid, *new_stats, *path, *start, *one, *unknown, *last_cwd_name;
     Py_ssize_t domain_cap, ip_cap, evidence_cap, bucket_chars;
 } Ctx;
 
@@ -301,7 +413,8 @@ static Py_ssize_t findb(const char *h, Py_ssize_t n, Py_ssize_t from, Py_ssize_t
         to = n;
     if (from < 0 || to - from < m)
         return -1;
-    const char *f = memmem(h + from, (size_t)(to - from), needle, (size_t)m);
+    const char *f = m == 1 ? memchr(h + from, needle[0], (size_t)(to - from))
+                           : memmem(h + from, (size_t)(to - from), needle, (size_t)m);
     return f ? f - h : -1;
 }
 
@@ -424,7 +537,7 @@ static int on_cwd(Ctx *C, const Line *L, PyObject *ts, PyObject *pid)
     Py_DECREF(path);
     if (!cwd)
         return -1;
-    int rc = PyObject_SetAttrString(C->agg, "_last_cwd", cwd);
+    int rc = PyObject_SetAttr(C->agg, C->last_cwd_name, cwd);
     if (!rc && PyBytes_GET_SIZE(pid)) {
         if (PyDict_GET_SIZE(C->cwd_by_pid) > 10000)
             PyDict_Clear(C->cwd_by_pid);
@@ -456,7 +569,10 @@ static int dict_add(PyObject *d, PyObject *key, PyObject *by)
 /* Aggregate._count_ip for an IP already in the table (a new one goes through Python: table cap) */
 static int count_ip(Ctx *C, PyObject *ip, PyObject *ts, PyObject *bucket)
 {
-    PyObject *table = PyObject_GetAttrString(C->agg, "client_ips");
+    static PyObject *name = NULL;
+    if (!name && !(name = PyUnicode_InternFromString("client_ips")))
+        return -1;
+    PyObject *table = PyObject_GetAttr(C->agg, name);
     if (!table)
         return -1;
     PyObject *row = PyDict_Check(table) ? PyDict_GetItemWithError(table, ip) : NULL;
@@ -553,7 +669,7 @@ static int outgoing_arrival(Ctx *C, const Line *L, PyObject *mid, PyObject *buck
                 goto done;
             }
         }
-        PyObject *last = PyObject_GetAttrString(C->agg, "_last_cwd");
+        PyObject *last = PyObject_GetAttr(C->agg, C->last_cwd_name);
         if (!last) {
             Py_XDECREF(cwd);
             goto done;
@@ -584,7 +700,7 @@ static int outgoing_arrival(Ctx *C, const Line *L, PyObject *mid, PyObject *buck
                     bad = PyErr_Occurred() != NULL;
             }
             if (!bad && last == cwd)
-                bad = PyObject_SetAttrString(C->agg, "_last_cwd", Py_None);
+                bad = PyObject_SetAttr(C->agg, C->last_cwd_name, Py_None);
             Py_DECREF(cwd);
             if (bad) {
                 Py_DECREF(last);
@@ -715,18 +831,33 @@ static PyObject *get_attr(PyObject *o, const char *name, PyTypeObject *type)
 
 static PyObject *scan(PyObject *self, PyObject *args)
 {
-    PyObject *agg, *slow, *path, *start;
+    PyObject *agg, *slow, *path, *start, *filter = Py_None;
     Py_buffer buf;
     Py_ssize_t lines_before;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Oy*nOOO", &agg, &buf, &lines_before, &slow, &path, &start))
+    if (!PyArg_ParseTuple(args, "Oy*nOOO|O", &agg, &buf, &lines_before, &slow, &path, &start, &filter))
         return NULL;
-    Ctx C = {agg, NULL, NULL, NULL, NULL, path, start, NULL, NULL, 0, 0, 0, 0};
+    if (filter != Py_None && (!PyByteArray_CheckExact(filter) || PyByteArray_GET_SIZE(filter) != DBITS / 8)) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "deferred filter must be a bytearray of DEFERRED_FILTER_BYTES");
+        return NULL;
+    }
+    Ctx C = {agg, NULL, NULL, NULL, NULL, path, start, NULL, NULL, NULL, 0, 0, 0, 0};
     PyObject *aggmod = NULL, *inflight = NULL, *inbound = NULL, *bounce_in = NULL, *deferred = NULL, *completions = NULL,
              *arrivals = NULL, *bc = NULL, *one = NULL, *bucket = NULL, *result = NULL, *empty = NULL;
     PyObject *flags[F_COUNT] = {NULL};
     static const char *flag_text[F_COUNT] = {"", "<=", "=>", "->", ">>", "**", "==", "Completed", ""};
     Py_ssize_t bucket_chars, newlines = 0;
+    Pending P = {0, 0, 0};
+    PyObject **mids = PyMem_Calloc(MIDCACHE, sizeof(PyObject *));
+    unsigned char *own = filter == Py_None ? PyMem_Calloc(DBITS / 8, 1) : NULL;
+    unsigned char *dbits = own ? own : (unsigned char *)PyByteArray_AS_STRING(filter);
+    if (!mids || (filter == Py_None && !own)) {
+        PyMem_Free(mids);
+        PyMem_Free(own);
+        PyBuffer_Release(&buf);
+        return PyErr_NoMemory();
+    }
     if (!(inflight = get_attr(agg, "inflight", &PyDict_Type)) || !(inbound = get_attr(agg, "inbound", NULL)) ||
         !(bounce_in = get_attr(agg, "bounce_in", NULL)) || !(deferred = get_attr(agg, "deferred_ids", &PySet_Type)) ||
         !(completions = get_attr(agg, "completions", &PyDict_Type)) ||
@@ -743,7 +874,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
         !(C.new_stats = PyObject_GetAttrString(aggmod, "new_stats")) ||
         !(C.sigs = get_attr(agg, "sigs", &PyDict_Type)) ||
         !(C.cwd_by_pid = get_attr(agg, "_cwd_by_pid", &PyDict_Type)) ||
-        !(C.unknown = PyBytes_FromString("unknown")))
+        !(C.unknown = PyBytes_FromString("unknown")) || !(C.last_cwd_name = PyUnicode_InternFromString("_last_cwd")))
         goto error;
     {
         static const char *names[] = {"DOMAIN_CAP", "IP_CAP", "EVIDENCE_PER_SIG"};
@@ -757,6 +888,8 @@ static PyObject *scan(PyObject *self, PyObject *args)
         }
     }
     C.inflight = inflight;
+    if (own && seed_deferred(dbits, deferred))
+        goto error;
     C.one = one;
     C.bucket_chars = bucket_chars;
     for (int k = 0; k < F_COUNT; k++) {
@@ -783,13 +916,19 @@ static PyObject *scan(PyObject *self, PyObject *args)
             continue;
         PyObject *mid = NULL;
         int handled = 0;
+        unsigned int mh = 0;
         if (kind != F_CWD) {
-            if (!(mid = PyBytes_FromStringAndSize(L.mid, L.midlen)))
+            mh = fnv(L.mid, L.midlen);
+            if (!(mid = mid_get(mids, L.mid, L.midlen, mh)))
                 goto error;
         }
         if (kind == F_ARR || kind == F_DONE) {
             /* hour (or minute) bucket, reused while the log stays in the same one */
             if (!bucket || memcmp(PyBytes_AS_STRING(bucket), L.ts, (size_t)bucket_chars) != 0) {
+                if (bucket && flush(&P, bucket, arrivals, completions)) {
+                    Py_DECREF(mid);
+                    goto error;
+                }
                 Py_XDECREF(bucket);
                 if (!(bucket = PyBytes_FromStringAndSize(L.ts, bucket_chars))) {
                     Py_DECREF(mid);
@@ -815,7 +954,9 @@ static PyObject *scan(PyObject *self, PyObject *args)
             } else if (st && kind == F_DEFER) {
                 handled = 1;
                 if (st != bounce_in) {
-                    int has = PySet_Contains(deferred, mid);
+                    int maybe = (dbits[DBIT(mh) >> 3] >> (DBIT(mh) & 7)) & 1;
+                    int has = maybe ? PySet_Contains(deferred, mid) : 0;
+                    dbits[DBIT(mh) >> 3] |= (unsigned char)(1u << (DBIT(mh) & 7));
                     if (has < 0 || (!has && (PySet_Add(deferred, mid) || !is_stats(st) ||
                                              list_add(st, DEFERRED, one)))) {
                         if (!PyErr_Occurred())
@@ -826,10 +967,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 }
             }
         } else if (kind == F_DONE) {
-            if (dict_incr(completions, bucket, one)) {
-                Py_DECREF(mid);
-                goto error;
-            }
+            P.done++;
             PyObject *st = PyDict_GetItemWithError(inflight, mid);
             if (st) {
                 handled = 1;
@@ -837,7 +975,8 @@ static PyObject *scan(PyObject *self, PyObject *args)
                     Py_DECREF(mid);
                     goto error;
                 }
-                if (PySet_GET_SIZE(deferred) && PySet_Discard(deferred, mid) < 0) {
+                if (PySet_GET_SIZE(deferred) && ((dbits[DBIT(mh) >> 3] >> (DBIT(mh) & 7)) & 1) &&
+                    PySet_Discard(deferred, mid) < 0) {
                     Py_DECREF(mid);
                     goto error;
                 }
@@ -847,7 +986,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
             }
             /* not in flight: the slow path records the orphan (and discards the deferral) */
         } else if (kind == F_ARR) {
-            handled = inbound_arrival(&L, mid, bucket, arrivals, inflight, inbound, one);
+            handled = inbound_arrival(&L, mid, bucket, arrivals, inflight, inbound, one, &P);
             if (!handled) {
                 PyObject *pid = L.pid ? PyBytes_FromStringAndSize(L.pid, L.pidlen) : (Py_INCREF(empty), empty);
                 handled = pid ? outgoing_arrival(&C, &L, mid, bucket, arrivals, pid, lineno, line, e - line) : -1;
@@ -887,8 +1026,14 @@ static PyObject *scan(PyObject *self, PyObject *args)
         }
         Py_XDECREF(mid);
     }
+    if (bucket && flush(&P, bucket, arrivals, completions))
+        goto error;
     result = PyLong_FromSsize_t(newlines);
 error:
+    for (int k = 0; k < MIDCACHE; k++)
+        Py_XDECREF(mids[k]);
+    PyMem_Free(mids);
+    PyMem_Free(own);
     for (int k = 0; k < F_COUNT; k++)
         Py_XDECREF(flags[k]);
     Py_XDECREF(inflight);
@@ -906,17 +1051,27 @@ error:
     Py_XDECREF(C.sigs);
     Py_XDECREF(C.cwd_by_pid);
     Py_XDECREF(C.unknown);
+    Py_XDECREF(C.last_cwd_name);
     PyBuffer_Release(&buf);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(aggregate, block, lines_before, slow, path, start) -> newlines: feed the relevant lines of a block of whole "
-     "lines to the aggregate."},
+     "scan(aggregate, block, lines_before, slow, path, start, deferred_filter=None) -> newlines: feed the "
+     "relevant lines of a block of whole lines to the aggregate. deferred_filter: a bytearray the caller "
+     "keeps for one aggregate from when its deferred_ids was empty (else the set is read each call)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__scan(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "DEFERRED_FILTER_BYTES", DBITS / 8)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -7,4 +7,7 @@ def scan(
     slow: Callable[[bytes, bytes, bytes, bytes, bytes, int, int, int], None],
     path: str,
     start: int,
+    deferred_filter: bytearray | None = None,
 ) -> int: ...
+
+DEFERRED_FILTER_BYTES: int

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maildoctor.outbreak.aggregate import Aggregate
-from maildoctor.outbreak.fastscan import scan_files
+from maildoctor.outbreak.fastscan import no_gc, scan_files
 from maildoctor.outbreak.plan import ServerInfo, plan_commands, read_server_info
 from maildoctor.outbreak.report import SourceReport, analyze_sources, source_keys
 from maildoctor.queue.growth import Growth, project_growth
@@ -109,6 +109,18 @@ def build_outbreak_report(
     now: float | None = None,
     queue_read: QueueRead | None = None,
     workers: int | None = None,
+) -> OutbreakReport:
+    with no_gc():
+        return _build_outbreak_report(root, logs, window, now, queue_read, workers)
+
+
+def _build_outbreak_report(
+    root: Path,
+    logs: Sequence[Path],
+    window: int,
+    now: float | None,
+    queue_read: QueueRead | None,
+    workers: int | None,
 ) -> OutbreakReport:
     bucket_chars = 13 if window % 3600 == 0 else 16
     agg = scan_files([str(p) for p in logs], bucket_chars=bucket_chars, workers=workers)
