@@ -397,12 +397,15 @@ done:
 #define HIST 8
 #define DOMAINS 9
 #define EVIDENCE 10
+#define FAIL_EVIDENCE 11
 #define IPS 12
 #define NSTATS 13
+#define FAILED 4
 
 typedef struct {
     PyObject *agg, *sigs, *inflight, *cwd_by_pid, *new_stats, *path, *start, *one, *unknown, *last_cwd_name;
-    Py_ssize_t domain_cap, ip_cap, evidence_cap, bucket_chars;
+    PyObject *inbound, *bounce_in, *backscatter;
+    Py_ssize_t domain_cap, ip_cap, evidence_cap, bucket_chars, ip_table_cap;
 } Ctx;
 
 /* bytes.find(needle, from, to) for a non-empty needle */
@@ -576,6 +579,26 @@ static int count_ip(Ctx *C, PyObject *ip, PyObject *ts, PyObject *bucket)
     if (!table)
         return -1;
     PyObject *row = PyDict_Check(table) ? PyDict_GetItemWithError(table, ip) : NULL;
+    if (!row && !PyErr_Occurred() && PyDict_Check(table) && PyDict_GET_SIZE(table) < C->ip_table_cap) {
+        /* a new row [messages, first, last, histogram or None]; at the cap, Python trims the table */
+        PyObject *fresh = PyList_New(4);
+        if (!fresh) {
+            Py_DECREF(table);
+            return -1;
+        }
+        Py_INCREF(C->one);
+        Py_INCREF(ts);
+        Py_INCREF(ts);
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(fresh, 0, C->one);
+        PyList_SET_ITEM(fresh, 1, ts);
+        PyList_SET_ITEM(fresh, 2, ts);
+        PyList_SET_ITEM(fresh, 3, Py_None);
+        int bad = PyDict_SetItem(table, ip, fresh);
+        Py_DECREF(fresh);
+        Py_DECREF(table);
+        return bad;
+    }
     Py_DECREF(table);
     if (!row || !PyList_CheckExact(row) || PyList_GET_SIZE(row) != 4) {
         if (PyErr_Occurred())
@@ -617,19 +640,11 @@ static int outgoing_arrival(Ctx *C, const Line *L, PyObject *mid, PyObject *buck
     if (arrival_fields(r, n, &F))
         return -1;
     Py_ssize_t slen = F.sender_b - F.sender_a;
-    if (slen == 0 || (slen == 2 && memcmp(r + F.sender_a, "<>", 2) == 0)) {
-        rc = 0; /* bounces: their own sinks, in Python */
-        goto done;
-    }
     int has_ip = F.ip_a >= 0, has_auth = F.auth_a >= 0;
-    if (has_ip && !has_auth && !F.ip_unknown && !is_internal_ip(r + F.ip_a, F.ip_b - F.ip_a)) {
-        rc = 0; /* inbound */
-        goto done;
-    }
-    if (has_ip && !has_auth && F.ip_unknown) {
-        rc = 0; /* b"unknown" is not internal: inbound, in Python */
-        goto done;
-    }
+    int bounce = slen == 0 || (slen == 2 && memcmp(r + F.sender_a, "<>", 2) == 0);
+    /* from the internet to a local user (b"unknown" is not an internal address either) */
+    int inbound =
+        has_ip && !has_auth && (F.ip_unknown || !is_internal_ip(r + F.ip_a, F.ip_b - F.ip_a));
     if (!(ts = PyBytes_FromStringAndSize(L->ts, 19)))
         goto done;
     /* all mail counts toward the arrival rate */
@@ -710,6 +725,37 @@ static int outgoing_arrival(Ctx *C, const Line *L, PyObject *mid, PyObject *buck
         Py_DECREF(last);
         if (F.user_a >= 0 && !(user = slice(r, F.user_a, F.user_b)))
             goto done;
+    }
+    if (bounce) {
+        /* bounces from outside: their recipients are our backscatter */
+        PyObject *sink = has_ip && !has_auth ? C->bounce_in : C->inbound;
+        if (sink == C->bounce_in && F.rcpt_a >= 0) {
+            Py_ssize_t i = F.rcpt_a, count = 0;
+            while (i < n) {
+                while (i < n && is_space(r[i]))
+                    i++;
+                if (i >= n)
+                    break;
+                Py_ssize_t a = i;
+                while (i < n && !is_space(r[i]))
+                    i++;
+                PyObject *key = lower_bytes(r + a, i - a);
+                if (!key || dict_add(C->backscatter, key, C->one)) {
+                    Py_XDECREF(key);
+                    goto done;
+                }
+                Py_DECREF(key);
+                count++;
+            }
+            if (count)
+                sink = C->inbound; /* counted here, not again on delivery */
+        }
+        rc = PyDict_SetItem(C->inflight, mid, sink) ? -1 : 1;
+        goto done;
+    }
+    if (inbound) {
+        rc = PyDict_SetItem(C->inflight, mid, C->inbound) ? -1 : 1;
+        goto done;
     }
     if (has_ip && !(ip = F.ip_unknown ? (Py_INCREF(C->unknown), C->unknown) : slice(r, F.ip_a, F.ip_b)))
         goto done;
@@ -842,7 +888,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "deferred filter must be a bytearray of DEFERRED_FILTER_BYTES");
         return NULL;
     }
-    Ctx C = {agg, NULL, NULL, NULL, NULL, path, start, NULL, NULL, NULL, 0, 0, 0, 0};
+    Ctx C = {agg, NULL, NULL, NULL, NULL, path, start, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0};
     PyObject *aggmod = NULL, *inflight = NULL, *inbound = NULL, *bounce_in = NULL, *deferred = NULL, *completions = NULL,
              *arrivals = NULL, *bc = NULL, *one = NULL, *bucket = NULL, *result = NULL, *empty = NULL;
     PyObject *flags[F_COUNT] = {NULL};
@@ -877,9 +923,9 @@ static PyObject *scan(PyObject *self, PyObject *args)
         !(C.unknown = PyBytes_FromString("unknown")) || !(C.last_cwd_name = PyUnicode_InternFromString("_last_cwd")))
         goto error;
     {
-        static const char *names[] = {"DOMAIN_CAP", "IP_CAP", "EVIDENCE_PER_SIG"};
-        Py_ssize_t *slots[] = {&C.domain_cap, &C.ip_cap, &C.evidence_cap};
-        for (int k = 0; k < 3; k++) {
+        static const char *names[] = {"DOMAIN_CAP", "IP_CAP", "EVIDENCE_PER_SIG", "IP_TABLE_CAP"};
+        Py_ssize_t *slots[] = {&C.domain_cap, &C.ip_cap, &C.evidence_cap, &C.ip_table_cap};
+        for (int k = 0; k < 4; k++) {
             PyObject *v = PyObject_GetAttrString(aggmod, names[k]);
             *slots[k] = v ? PyLong_AsSsize_t(v) : -1;
             Py_XDECREF(v);
@@ -888,6 +934,10 @@ static PyObject *scan(PyObject *self, PyObject *args)
         }
     }
     C.inflight = inflight;
+    C.inbound = inbound;
+    C.bounce_in = bounce_in;
+    if (!(C.backscatter = get_attr(agg, "backscatter", &PyDict_Type)))
+        goto error;
     if (own && seed_deferred(dbits, deferred))
         goto error;
     C.one = one;
@@ -949,6 +999,27 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 if (rc < 0 || (rc && list_add(st, DELIVERED, one))) {
                     Py_DECREF(mid);
                     goto error;
+                }
+                handled = rc;
+            } else if (st && kind == F_FAIL && st != bounce_in && PyList_CheckExact(st) &&
+                       PyList_GET_SIZE(st) == NSTATS) {
+                /* a failure of an outgoing message whose arrival listed its recipients */
+                int rc = PyObject_IsTrue(PyList_GET_ITEM(st, RCPTS));
+                if (rc < 0 || (rc && list_add(st, FAILED, one))) {
+                    Py_DECREF(mid);
+                    goto error;
+                }
+                PyObject *ev = PyList_GET_ITEM(st, FAIL_EVIDENCE);
+                if (rc && PyList_Check(ev) && PyList_GET_SIZE(ev) < C.evidence_cap) {
+                    PyObject *text = PyUnicode_DecodeUTF8(line, e - line, "replace");
+                    PyObject *ref = text ? Py_BuildValue("(OOnO)", path, start, lineno, text) : NULL;
+                    Py_XDECREF(text);
+                    if (!ref || PyList_Append(ev, ref)) {
+                        Py_XDECREF(ref);
+                        Py_DECREF(mid);
+                        goto error;
+                    }
+                    Py_DECREF(ref);
                 }
                 handled = rc;
             } else if (st && kind == F_DEFER) {
@@ -1052,6 +1123,7 @@ error:
     Py_XDECREF(C.cwd_by_pid);
     Py_XDECREF(C.unknown);
     Py_XDECREF(C.last_cwd_name);
+    Py_XDECREF(C.backscatter);
     PyBuffer_Release(&buf);
     return result;
 }

@@ -211,3 +211,17 @@ def test_endless_line_is_bounded_the_same_way(tmp_path: Path, monkeypatch: pytes
     log.write_bytes(b"A" * (1 << 20) + b"\n" + (DATA / "mixed_ids.log").read_bytes() + b"B" * 5000)
     pure, fast = both(monkeypatch, log)
     assert fast == pure and fast["sigs"]
+
+
+@needs_accel
+def test_small_caps_are_honoured_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the C code reads the caps from maildoctor.outbreak.aggregate; past IP_TABLE_CAP the
+    # client-IP table is trimmed by Python in both paths
+    path = tmp_path / "gen.log"
+    generate(path, messages=4000, seed=8, id_format="mixed", scenario="outbreak")
+    for name, value in (("IP_TABLE_CAP", 7), ("DOMAIN_CAP", 3), ("IP_CAP", 2), ("EVIDENCE_PER_SIG", 1)):
+        monkeypatch.setattr(aggregate, name, value)
+    pure, fast = both(monkeypatch, path)
+    assert fast == pure
+    assert all(len(v[2]) <= 3 + 20 for v in fast["sigs"].values())  # one arrival may add its whole list
+    assert len(fast["client_ips"]) < 100
