@@ -5,6 +5,11 @@ Completed and `cwd=` lines; field extraction is plain bytes.find. A big plain fi
 line boundaries and the parts run in worker processes; each returns an `Aggregate`, merged in log
 order. Compressed files run whole in one worker each. `tests/unit/outbreak` checks that this
 gives the same aggregate as feeding LogEvents from maildoctor.logs through the same methods.
+
+When the optional C accelerator `_scan` was built at install (setup.py, optional: no compiler,
+no accelerator), it replaces scan_block: the same grammar and the same Aggregate updates without
+a Python object per line (about 4x faster over a whole run). MAILDOCTOR_PURE_PYTHON=1 turns it
+off; test_accel.py checks both give identical aggregates.
 """
 
 from __future__ import annotations
