@@ -504,12 +504,39 @@ def write_config(root: Path) -> None:
     for rel in ("home/storeacct/public_html/tickets/pipe.php", "usr/bin/php"):
         p = root / rel
         p.chmod(p.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    for box in ("store.example/anna", "store.example/bob"):
-        for sub in ("cur", "new", "tmp"):
-            (root / "home/storeacct/mail" / box / sub).mkdir(parents=True, exist_ok=True)
-    for sub in ("cur", "new", "tmp"):
-        (root / "home/clinic/mail/clinic.example/dr.lee" / sub).mkdir(parents=True, exist_ok=True)
-        (root / "home/clinic/mail/clinic.example/info" / sub).mkdir(parents=True, exist_ok=True)
+    write_mailboxes(root)
+
+
+MAILBOXES = {  # cPanel account -> domain -> local parts (quota in bytes, 0 = unlimited)
+    "storeacct": {"store.example": {"anna": 0, "bob": 0, "news": 0}},
+    "clinic": {"clinic.example": {"dr.lee": 52428800, "info": 0}},
+    "shopuser": {"myshop.example": {"office": 0}},
+}
+
+
+def write_mailboxes(root: Path) -> None:
+    """cPanel's mailbox list (~/etc/DOMAIN/passwd, quota) and a maildir per mailbox.
+
+    Each maildir holds one message in cur/, so the tree survives git (which keeps no empty folders).
+    """
+    uids = {"storeacct": 1002, "clinic": 1003, "shopuser": 1001}
+    for user, domains in MAILBOXES.items():
+        home = root / "home" / user
+        for domain, boxes in domains.items():
+            etc = home / "etc" / domain
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "passwd").write_text("".join(
+                f"{local}:x:{uids[user]}:{uids[user]}::/home/{user}/mail/{domain}/{local}:/usr/local/cpanel/bin/noshell\n"
+                for local in boxes))
+            (etc / "quota").write_text("".join(f"{local}:{q}\n" for local, q in boxes.items() if q))
+            for local in boxes:
+                box = home / "mail" / domain / local
+                for sub in ("new", "tmp"):
+                    (box / sub).mkdir(parents=True, exist_ok=True)
+                    (box / sub / ".keep").write_text("")
+                (box / "cur").mkdir(parents=True, exist_ok=True)
+                (box / "cur" / f"1795600000.M1P1.{HOST},S=120:2,S").write_text(
+                    f"From: welcome@{HOST}\nTo: {local}@{domain}\nSubject: Welcome\n\nYour mailbox is ready.\n")
 
 
 def exim_bounce(boundary: str, to: str, date: str, mid: str, reporter: str, failed: list[tuple[str, list[str], str, str]],
