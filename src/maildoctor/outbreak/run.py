@@ -41,11 +41,26 @@ class OutbreakReport:
     plans: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
+def snapshot_time(root: Path, agg: Aggregate | None, read: QueueRead | None) -> float:
+    """When the server was looked at: now on a live server (root /); for a copied root, the time it was
+    taken (its log's last line, else its newest queued message), so a snapshot reads the same any day."""
+    if root.resolve() == Path("/"):
+        return time.time()
+    if agg is not None and agg.last:
+        try:
+            # Exim logs local time without a zone: read it in this machine's zone
+            return time.mktime(time.strptime(agg.last[:19].decode("ascii"), "%Y-%m-%d %H:%M:%S"))
+        except ValueError:
+            pass
+    arrivals = [m.arrival for m in read.messages if m.arrival is not None] if read is not None else []
+    return max(arrivals) if arrivals else time.time()
+
+
 def build_queue_report(
     root: Path, agg: Aggregate | None, now: float | None = None, read: QueueRead | None = None
 ) -> QueueReport:
-    now = time.time() if now is None else now
     read = read if read is not None else read_queue(root)
+    now = snapshot_time(root, agg, read) if now is None else now
     shape = analyze_queue(read.messages, now) if read is not None else None
     disk = None
     if read is not None and read.kind == "exim-spool" and read.location:
