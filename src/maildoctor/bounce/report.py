@@ -58,16 +58,17 @@ def bounce_dict(b: Bounce) -> dict[str, Any]:
 
 def bounce_findings(bounces: Sequence[Bounce], max_evidence: int = 20) -> list[Finding]:
     """One finding per local cause (the actionable part, bounces with the same cause grouped),
-    one per failure reason, one summary."""
+    one per failure reason for the recipients without a local cause, one summary."""
     findings: list[Finding] = []
     by_reason: dict[tuple[str, str], list[tuple[Bounce, Recipient]]] = {}
     # one finding per cause: the same file and line (a :fail: default hit by many addresses), else same text
     by_cause: dict[tuple[str, str, int | None], list[tuple[Bounce, Recipient, LocalCause]]] = {}
     for b in bounces:
         for r in b.recipients:
-            if b.kind in ("failure", "delay"):
-                by_reason.setdefault((b.kind, r.reason), []).append((b, r))
             c = r.local_cause
+            # a recipient whose cause was found here is reported once, by its cause finding
+            if b.kind in ("failure", "delay") and c is None:
+                by_reason.setdefault((b.kind, r.reason), []).append((b, r))
             if c is not None:
                 key = (c.kind, c.file, c.line) if c.file and c.kind != "deferral" else (c.kind, c.summary, None)
                 by_cause.setdefault(key, []).append((b, r, c))
