@@ -1,9 +1,12 @@
-"""Only the optional C accelerator of the outbreak scanner; everything else is in pyproject.toml.
+"""Only the optional C accelerators (outbreak scanner, log needle search); the rest is in pyproject.toml.
 
 `optional=True`: without a compiler or Python headers the install still succeeds and
-maildoctor.outbreak.fastscan uses its pure-Python path (same results, slower).
+maildoctor.outbreak.fastscan and maildoctor.logs.scan use their pure-Python paths (same results, slower).
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("maildoctor.outbreak._scan", ["src/maildoctor/outbreak/_scan.c"], optional=True)])
+setup(ext_modules=[
+    Extension("maildoctor.outbreak._scan", ["src/maildoctor/outbreak/_scan.c"], optional=True),
+    Extension("maildoctor.logs._find", ["src/maildoctor/logs/_find.c"], optional=True),
+])

@@ -13,6 +13,11 @@ Python cannot parse a gigabyte of log lines quickly, but `find` runs at memory s
 Case-insensitive needles (addresses, Message-IDs) are searched in a lower-cased copy of each
 window made with `bytes.translate` (many times faster than `bytes.lower`). Memory stays bounded:
 windows are 4 MiB and mapped pages are dropped after use.
+
+When the optional C accelerator `_find` was built (setup.py; `MAILDOCTOR_PURE_PYTHON=1` turns it
+off), the first phase and long newline counts run in C on threads (it releases the GIL): one pass
+that searches and counts lines at once, reading with pread into a cache-sized buffer, with the
+same results as the pure-Python path (tests/unit/logs/test_logs_scan_accel.py compares them).
 """
 
 from __future__ import annotations
@@ -22,11 +27,19 @@ import mmap
 import os
 import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing import get_context
+from types import ModuleType
 from typing import IO, Any
+
+_accel: ModuleType | None
+try:  # the optional C accelerator (same results, several times faster)
+    from maildoctor.logs import _find as _accel
+except ImportError:  # pragma: no cover - depends on the install
+    _accel = None
 
 WINDOW = 4 * 1024 * 1024
 CONTEXT = 4096
@@ -37,6 +50,7 @@ BATCH = 8  # this many lagging follow-up needles are searched together with one 
 _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 _PAGE = mmap.ALLOCATIONGRANULARITY
 
+THREAD_MIN = 8 * 1024 * 1024  # with the accelerator, larger ranges are split between threads
 _NUMPY: list[Any] = []  # [module or None], imported on first need: it costs 0.1-0.2 s at start-up
 
 
@@ -60,6 +74,38 @@ class Hit:
 
     def text(self) -> str:
         return self.line.decode("utf-8", errors="replace")
+
+
+def use_accel() -> bool:
+    """Whether the C accelerator runs (read at each scan, so tests can compare both paths)."""
+    return _accel is not None and not os.environ.get("MAILDOCTOR_PURE_PYTHON")
+
+
+def _split(m: Any, a: int, b: int, n: int) -> list[tuple[int, int]]:
+    """[a, b) cut into up to n ranges at line starts."""
+    parts = [a]
+    for i in range(1, n):
+        cut = m.find(b"\n", a + (b - a) * i // n, b)
+        if cut < 0 or cut + 1 <= parts[-1]:
+            continue
+        parts.append(cut + 1)
+    parts.append(b)
+    return [(parts[i], parts[i + 1]) for i in range(len(parts) - 1) if parts[i + 1] > parts[i]]
+
+
+def _threads(n: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(n, thread_name_prefix="maildoctor-scan")
+
+
+def _count_nl_fd(fd: int, a: int, b: int, workers: int) -> int:
+    """Newlines in [a, b) of a file, by the accelerator (threads for long ranges)."""
+    assert _accel is not None
+    n = min(workers, max(1, (b - a) // THREAD_MIN))
+    if n <= 1:
+        return int(_accel.count_newlines(fd, a, b))
+    step = (b - a + n - 1) // n
+    with _threads(n) as pool:
+        return sum(pool.map(lambda r: int(_accel.count_newlines(fd, r, min(b, r + step))), range(a, b, step)))
 
 
 OnHit = Callable[[Hit], Iterable[bytes]]
@@ -159,6 +205,7 @@ class NeedleScanner:
         self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         self.error: str | None = None
         self.lines = 0
+        self._fd: int | None = None  # the plain file being scanned (for the accelerator)
 
     def _norm(self, n: bytes) -> bytes:
         return n.translate(_LOWER) if self.ignore_case else n
@@ -184,31 +231,37 @@ class NeedleScanner:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
                 return
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                start = start_at(m, size) if start_at is not None else None
-                if start is not None:
-                    self._sweep(m, size, [], on_hit, seek=(start, self.permanent))
-                    return
-                triggers = self._first_phase(path, m, size)
-                if m[size - 1: size] != b"\n":
-                    self.lines += 1  # a last line without a newline
-                self._sweep(m, size, triggers, on_hit)
+            self._fd = fh.fileno()
+            try:
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    start = start_at(m, size) if start_at is not None else None
+                    if start is not None:
+                        self._sweep(m, size, [], on_hit, seek=(start, self.permanent))
+                        return
+                    triggers = self._first_phase(path, m, size, fh.fileno())
+                    if m[size - 1: size] != b"\n":
+                        self.lines += 1  # a last line without a newline
+                    self._sweep(m, size, triggers, on_hit)
+            finally:
+                self._fd = None
 
-    def _first_phase(self, path: str, m: mmap.mmap, size: int) -> list[tuple[int, int]]:
+    def _first_phase(self, path: str, m: mmap.mmap, size: int, fd: int) -> list[tuple[int, int]]:
         """(line start, line number) of every line containing a permanent needle, in file order."""
-        parts = [0]
-        n = self.workers if size >= PARALLEL_MIN else 1
-        for i in range(1, n):
-            cut = m.find(b"\n", size * i // n)
-            if cut < 0 or cut + 1 <= parts[-1]:
-                continue
-            parts.append(cut + 1)
-        parts.append(size)
-        ranges = [(parts[i], parts[i + 1]) for i in range(len(parts) - 1) if parts[i + 1] > parts[i]]
+        accel = use_accel()
+        n = min(self.workers, max(1, size // THREAD_MIN)) if accel else self.workers if size >= PARALLEL_MIN else 1
+        ranges = _split(m, 0, size, n)
         found: dict[int, int] = {}
         for needle in self.permanent:
             results: list[tuple[list[tuple[int, int]], int]] = []
-            if len(ranges) > 1:
+            if accel:
+                assert _accel is not None
+                find = partial(_accel.find_lines, fd, needle, self.ignore_case)
+                if len(ranges) > 1:
+                    with _threads(len(ranges)) as tpool:
+                        results = list(tpool.map(find, *zip(*ranges, strict=True)))
+                else:
+                    results = [find(a, b) for a, b in ranges]
+            elif len(ranges) > 1:
                 try:
                     with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
                         futs = [pool.submit(_find_in_part, path, needle, self.ignore_case, a, b) for a, b in ranges]
@@ -271,12 +324,18 @@ class NeedleScanner:
                 _drop(m, dropped, start - CONTEXT)
                 dropped = start - CONTEXT
             if not line_no:
-                line_no = ref_line + _count_nl(m, ref_off, start)
+                line_no = ref_line + self._count(m, ref_off, start)
             ref_off, ref_line = start, line_no
             before = m[max(0, start - CONTEXT): start]
             for new in on_hit(Hit(line_no, line, before)):
                 if self.add(new):
                     state[new] = [end, FOLLOW_STEP]
+
+    def _count(self, m: mmap.mmap, a: int, b: int) -> int:
+        """Newlines in [a, b) of the mapped file."""
+        if b - a >= 65536 and use_accel() and self._fd is not None:
+            return _count_nl_fd(self._fd, a, b, self.workers)
+        return _count_nl(m, a, b)
 
     def _extend(self, m: mmap.mmap, size: int, lag: list[bytes], state: dict[bytes, list[int]],
                 heap: list[tuple[int, int]]) -> None:

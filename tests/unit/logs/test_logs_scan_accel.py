@@ -1,0 +1,118 @@
+"""The optional C accelerator of the scanner gives exactly what the pure-Python path gives."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from maildoctor.logs import scan
+from maildoctor.logs.scan import NeedleScanner, _find_in_part
+from maildoctor.logs.trace import trace
+from maildoctor.render.jsonout import to_jsonable
+
+accel = pytest.importorskip("maildoctor.logs._find", reason="the C accelerator was not built (no compiler)")
+
+# pieces that make near misses: case variants, the folded look-alike of '@' ('`'), split needles
+PIECES = ["ab@c.d", "AB@C.D", "ab`c.d", "aB@c", ".d", "a", "@", "\n", "\n\n", "x" * 40, "1xAbC-00000AbCdE-Fg", "\r\n"]
+
+
+def _pure(path: Path, needle: bytes, icase: bool, a: int, b: int) -> tuple[list[tuple[int, int]], int]:
+    old = scan._NUMPY[:]
+    scan._NUMPY[:] = [None]  # the translate path: exact ASCII case folding, like the C code
+    try:
+        return _find_in_part(str(path), needle, icase, a, b)
+    finally:
+        scan._NUMPY[:] = old
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    parts=st.lists(st.sampled_from(PIECES), min_size=1, max_size=120),
+    needle=st.sampled_from([b"ab@c.d", b"a", b"ab@c", b".d", b"1xAbC-00000AbCdE-Fg", b"xxxx"]),
+    icase=st.booleans(),
+    cut=st.floats(0, 1),
+)
+def test_find_lines_matches_pure_python(tmp_path: Path, parts: list[str], needle: bytes, icase: bool,
+                                        cut: float) -> None:
+    data = "".join(parts).encode()
+    path = tmp_path / "log"
+    path.write_bytes(data)
+    # a part starts at a line start, like the scanner's parts
+    nl = data.find(b"\n", int(len(data) * cut))
+    a = 0 if nl < 0 else nl + 1
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for lo, hi in ((0, len(data)), (a, len(data)), (0, a)):
+            assert accel.find_lines(fd, needle, icase, lo, hi) == _pure(path, needle, icase, lo, hi)
+        assert accel.count_newlines(fd, a, len(data)) == data.count(b"\n", a)
+    finally:
+        os.close(fd)
+
+
+def test_long_lines_across_read_chunks(tmp_path: Path) -> None:
+    # the C code reads 256 KiB at a time: needles across chunk edges and lines longer than a chunk
+    rng = random.Random(3)
+    lines = []
+    for i in range(400):
+        body = "".join(rng.choice("abcdefghij@. ") for _ in range(rng.choice([10, 200, 5000, 300_000])))
+        if i % 7 == 0:
+            k = rng.randrange(len(body) + 1)
+            body = body[:k] + rng.choice(["Ab@C.d", "ab@c.d"]) + body[k:]
+        lines.append(body)
+    data = "\n".join(lines).encode()  # no newline at the end
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for icase in (False, True):
+            got = accel.find_lines(fd, b"ab@c.d", icase, 0, len(data))
+            assert got == _pure(path, b"ab@c.d", icase, 0, len(data))
+            assert len(got[0]) >= 40 if icase else len(got[0]) > 0
+        assert accel.count_newlines(fd, 0, len(data)) == data.count(b"\n")
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("thread_min", [1 << 40, 4096])
+def test_scanner_same_hits_with_and_without_accelerator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        thread_min: int) -> None:
+    rng = random.Random(9)
+    lines = [f"line {i} {rng.choice(['Needle', 'nEEDLE', 'noodle', 'x'])} {'y' * rng.randrange(300)}"
+             for i in range(5000)]
+    path = tmp_path / "log"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(scan, "THREAD_MIN", thread_min)  # 4096: the file is split between threads
+
+    def run(pure: bool, icase: bool) -> tuple[list[tuple[int, bytes]], int]:
+        if pure:
+            monkeypatch.setenv("MAILDOCTOR_PURE_PYTHON", "1")
+        else:
+            monkeypatch.delenv("MAILDOCTOR_PURE_PYTHON", raising=False)
+        got: list[tuple[int, bytes]] = []
+        sc = NeedleScanner([b"needle"], ignore_case=icase, workers=2)
+        sc.scan_path(str(path), lambda h: got.append((h.line_no, h.line)) or ())
+        return got, sc.lines
+
+    for icase in (False, True):
+        fast, slow = run(False, icase), run(True, icase)
+        assert fast == slow
+        assert fast[1] == 5000
+
+
+def test_trace_same_stories_with_and_without_accelerator(genlog, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    log, gt = genlog("mixed")
+    monkeypatch.setattr(scan, "THREAD_MIN", 65536)
+    sample = sorted(gt.messages.values(), key=lambda m: m.id)
+    queries = [sample[len(sample) // 3].id, sample[-5].id, sample[7].sender, next(iter(sample[11].recipients)).upper()]
+    for q in queries:
+        monkeypatch.delenv("MAILDOCTOR_PURE_PYTHON", raising=False)
+        fast = to_jsonable(trace(q, [log]).messages)
+        monkeypatch.setenv("MAILDOCTOR_PURE_PYTHON", "1")
+        slow = to_jsonable(trace(q, [log]).messages)
+        assert fast == slow
+        assert fast  # every query names a message of the log
