@@ -9,6 +9,7 @@
  * and memory stays flat. The GIL is released while scanning, so threads search parts of one file
  * in parallel. tests/unit/logs compares both paths.
  */
+#define _GNU_SOURCE /* memmem, memrchr */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
@@ -233,9 +234,96 @@ static PyObject *py_count_newlines(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(n);
 }
 
+static int cmp_ssize(const void *x, const void *y)
+{
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* find_line_starts(fd, needles, start, end): sorted, distinct starts of the lines in [start, end)
+ * holding any of the needles (exact case); start must be a line start or the newline ending one.
+ * One read of the range for all the needles (the ids a trace follows). */
+static PyObject *py_find_line_starts(PyObject *self, PyObject *args)
+{
+    PyObject *seq;
+    int fd, err = 0;
+    Py_ssize_t a, b;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iOnn", &fd, &seq, &a, &b)) return NULL;
+    PyObject *fast = PySequence_Fast(seq, "needles must be a sequence of bytes");
+    if (!fast) return NULL;
+    Py_ssize_t nn = PySequence_Fast_GET_SIZE(fast), kmax = 1;
+    const char **nd = calloc((size_t)(nn ? nn : 1), sizeof(char *));
+    Py_ssize_t *nk = calloc((size_t)(nn ? nn : 1), sizeof(Py_ssize_t));
+    char *buf = malloc(CHUNK);
+    Hits h = {0};
+    PyObject *out = NULL;
+    if (!nd || !nk || !buf) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < nn; i++) {
+        PyObject *o = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyBytes_Check(o) || PyBytes_GET_SIZE(o) == 0 || PyBytes_GET_SIZE(o) > CHUNK / 2) {
+            PyErr_SetString(PyExc_ValueError, "needles must be non-empty bytes");
+            goto done;
+        }
+        nd[i] = PyBytes_AS_STRING(o);
+        nk[i] = PyBytes_GET_SIZE(o);
+        if (nk[i] > kmax) kmax = nk[i];
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t w = a, line = a;
+    while (nn && w < b) {
+        Py_ssize_t want = b - w < CHUNK ? b - w : CHUNK;
+        Py_ssize_t L = read_at(fd, buf, want, w);
+        if (L < 0) { err = errno; break; }
+        if (L == 0) break;
+        int last = w + L >= b || L < want;
+        Py_ssize_t P = last ? L : L - (kmax - 1);
+        for (Py_ssize_t i = 0; i < nn; i++) {
+            const char *q = buf, *lim = buf + (P + nk[i] - 1 < L ? P + nk[i] - 1 : L);
+            while ((q = memmem(q, (size_t)(lim - q), nd[i], (size_t)nk[i])) != NULL) {
+                const char *nl = memrchr(buf, '\n', (size_t)(q - buf));
+                Py_ssize_t ls = nl ? w + (nl - buf) + 1 : line;
+                if (!h.n || h.starts[h.n - 1] != ls) push(&h, ls, 0);
+                const char *eol = memchr(q, '\n', (size_t)(lim - q));
+                if (!eol) break;
+                q = eol;
+            }
+        }
+        const char *nl = memrchr(buf, '\n', (size_t)P);
+        if (nl) line = w + (nl - buf) + 1;
+        if (last) break;
+        w += P;
+    }
+    Py_END_ALLOW_THREADS
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    if (h.oom) { PyErr_NoMemory(); goto done; }
+    if (h.n) qsort(h.starts, (size_t)h.n, sizeof(Py_ssize_t), cmp_ssize);
+    out = PyList_New(0);
+    for (Py_ssize_t i = 0; out && i < h.n; i++) {
+        if (i && h.starts[i] == h.starts[i - 1]) continue;
+        PyObject *v = PyLong_FromSsize_t(h.starts[i]);
+        if (!v || PyList_Append(out, v) < 0) { Py_XDECREF(v); Py_CLEAR(out); break; }
+        Py_DECREF(v);
+    }
+done:
+    free(h.starts);
+    free(h.before);
+    free(buf);
+    free(nd);
+    free(nk);
+    Py_DECREF(fast);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"find_lines", py_find_lines, METH_VARARGS,
      "find_lines(fd, needle, ignore_case, start, end) -> ([(line_start, newlines_before)], newlines)"},
+    {"find_line_starts", py_find_line_starts, METH_VARARGS,
+     "find_line_starts(fd, needles, start, end) -> sorted starts of the lines holding any needle"},
     {"count_newlines", py_count_newlines, METH_VARARGS, "count_newlines(fd, start, end) -> int"},
     {NULL, NULL, 0, NULL},
 };

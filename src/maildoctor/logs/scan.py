@@ -339,13 +339,20 @@ class NeedleScanner:
 
     def _extend(self, m: mmap.mmap, size: int, lag: list[bytes], state: dict[bytes, list[int]],
                 heap: list[tuple[int, int]]) -> None:
-        """Search lagging follow-up needles one step further (many at once with one regex)."""
-        if len(lag) >= BATCH:
+        """Search lagging follow-up needles one step further (many at once with one regex, or in
+        one read by the accelerator)."""
+        fd = self._fd if use_accel() else None
+        if len(lag) >= (2 if fd is not None else BATCH):
             lo = min(state[n][0] for n in lag)
             hi = _line_end(m, min(size, lo + WINDOW), size)
-            pattern = re.compile(b"|".join(re.escape(n) for n in self.active))
-            for mt in pattern.finditer(m, lo, hi):
-                heapq.heappush(heap, (m.rfind(b"\n", 0, mt.start()) + 1, 0))
+            if fd is not None:
+                assert _accel is not None  # lo is a line start or the newline ending one
+                for start in _accel.find_line_starts(fd, self.active, lo, hi):
+                    heapq.heappush(heap, (start, 0))
+            else:
+                pattern = re.compile(b"|".join(re.escape(n) for n in self.active))
+                for mt in pattern.finditer(m, lo, hi):
+                    heapq.heappush(heap, (m.rfind(b"\n", 0, mt.start()) + 1, 0))
             for n in self.active:
                 if state[n][0] >= lo:
                     state[n][0] = max(state[n][0], hi)
@@ -353,7 +360,12 @@ class NeedleScanner:
         for n in lag:
             a, step = state[n]
             b = _line_end(m, min(size, a + step), size)
-            _push_needle(m, n, a, b, heap)
+            if fd is not None:
+                assert _accel is not None
+                for start in _accel.find_line_starts(fd, [n], a, b):
+                    heapq.heappush(heap, (start, 0))
+            else:
+                _push_needle(m, n, a, b, heap)
             state[n] = [b, min(WINDOW, step * 4)]
 
     # --- streams (decompressors, stdin): one pass over windows of whole lines ----------------
