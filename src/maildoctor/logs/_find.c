@@ -87,6 +87,7 @@ typedef struct {
     const unsigned char *n;
     Py_ssize_t k;
     int icase;
+    Py_ssize_t i0, i1;   /* the two needle positions compared first (its rarest bytes) */
     unsigned char c0, c1, f0, f1;
     Py_ssize_t nl;       /* newlines in [a, position being scanned) */
     Py_ssize_t line;     /* absolute start of the line being scanned */
@@ -103,9 +104,10 @@ static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize
     const __m128i v0 = _mm_set1_epi8((char)S->c0), v1 = _mm_set1_epi8((char)S->c1);
     const __m128i m0 = _mm_set1_epi8((char)S->f0), m1 = _mm_set1_epi8((char)S->f1);
     while (p + 16 <= P && p + 16 + j <= L) {
-        __m128i b0 = _mm_loadu_si128((const __m128i *)(buf + p));
-        __m128i b1 = _mm_loadu_si128((const __m128i *)(buf + p + j));
-        unsigned nlm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b0, vnl));
+        __m128i b = _mm_loadu_si128((const __m128i *)(buf + p));
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(buf + p + S->i0));
+        __m128i b1 = _mm_loadu_si128((const __m128i *)(buf + p + S->i1));
+        unsigned nlm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, vnl));
         unsigned cm = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(b0, m0), v0),
                                                                 _mm_cmpeq_epi8(_mm_or_si128(b1, m1), v1)));
         while (cm) {
@@ -144,9 +146,9 @@ static PyObject *py_find_lines(PyObject *self, PyObject *args)
 {
     Py_buffer nd;
     int fd, icase;
-    Py_ssize_t a, b;
+    Py_ssize_t a, b, i0 = 0, i1 = -1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iy*pnn", &fd, &nd, &icase, &a, &b)) return NULL;
+    if (!PyArg_ParseTuple(args, "iy*pnn|nn", &fd, &nd, &icase, &a, &b, &i0, &i1)) return NULL;
     if (nd.len == 0 || nd.len > CHUNK / 2) {
         PyBuffer_Release(&nd);
         PyErr_SetString(PyExc_ValueError, "needle empty or too long");
@@ -156,8 +158,13 @@ static PyObject *py_find_lines(PyObject *self, PyObject *args)
     S.n = nd.buf;
     S.k = nd.len;
     S.icase = icase;
-    S.c0 = S.n[0];
-    S.c1 = S.n[S.k - 1];
+    if (i1 < 0) i1 = S.k - 1;
+    if (i0 < 0 || i0 >= S.k) i0 = 0;
+    if (i1 >= S.k) i1 = S.k - 1;
+    S.i0 = i0;
+    S.i1 = i1;
+    S.c0 = S.n[i0];
+    S.c1 = S.n[i1];
     S.f0 = (icase && S.c0 >= 'a' && S.c0 <= 'z') ? 0x20 : 0;
     S.f1 = (icase && S.c1 >= 'a' && S.c1 <= 'z') ? 0x20 : 0;
     S.line = a;
@@ -321,7 +328,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"find_lines", py_find_lines, METH_VARARGS,
-     "find_lines(fd, needle, ignore_case, start, end) -> ([(line_start, newlines_before)], newlines)"},
+     "find_lines(fd, needle, ignore_case, start, end, i0=0, i1=-1) -> ([(line_start, newlines_before)], "
+     "newlines); i0, i1: the needle positions compared first (say, its rarest bytes)"},
     {"find_line_starts", py_find_line_starts, METH_VARARGS,
      "find_line_starts(fd, needles, start, end) -> sorted starts of the lines holding any needle"},
     {"count_newlines", py_count_newlines, METH_VARARGS, "count_newlines(fd, start, end) -> int"},

@@ -27,11 +27,9 @@ import mmap
 import os
 import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing import get_context
 from types import ModuleType
 from typing import IO, Any
 
@@ -91,6 +89,27 @@ def _split(m: Any, a: int, b: int, n: int) -> list[tuple[int, int]]:
         parts.append(cut + 1)
     parts.append(b)
     return [(parts[i], parts[i + 1]) for i in range(len(parts) - 1) if parts[i + 1] > parts[i]]
+
+
+def _rare_pair(sample: bytes, needle: bytes, ignore_case: bool) -> tuple[int, int]:
+    """The two positions of the needle whose bytes are rarest in a sample of the log: the C search
+    compares those first, so fewer candidates need checking."""
+    if ignore_case:
+        sample = sample.translate(_LOWER)
+    count: dict[int, int] = {}
+    for c in set(needle):
+        count[c] = sample.count(bytes([c]))
+    order = sorted(range(len(needle)), key=lambda i: (count[needle[i]], i))
+    if len(order) < 2:
+        return 0, 0
+    lo, hi = sorted(order[:2])
+    return lo, hi
+
+
+def _rare_find(fd: int, needle: bytes, icase: bool, i0: int, i1: int, a: int, b: int) -> Any:
+    """_accel.find_lines with the positions to compare first (positional: a C function)."""
+    assert _accel is not None
+    return _accel.find_lines(fd, needle, icase, a, b, i0, i1)
 
 
 def _threads(n: int) -> ThreadPoolExecutor:
@@ -255,13 +274,18 @@ class NeedleScanner:
             results: list[tuple[list[tuple[int, int]], int]] = []
             if accel:
                 assert _accel is not None
-                find = partial(_accel.find_lines, fd, needle, self.ignore_case)
+                i0, i1 = _rare_pair(m[: 1 << 20], needle, self.ignore_case)
+                find = partial(_rare_find, fd, needle, self.ignore_case, i0, i1)
                 if len(ranges) > 1:
                     with _threads(len(ranges)) as tpool:
                         results = list(tpool.map(find, *zip(*ranges, strict=True)))
                 else:
                     results = [find(a, b) for a, b in ranges]
             elif len(ranges) > 1:
+                from concurrent.futures import ProcessPoolExecutor  # only here: ~10 ms of imports
+                from concurrent.futures.process import BrokenProcessPool
+                from multiprocessing import get_context
+
                 try:
                     with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
                         futs = [pool.submit(_find_in_part, path, needle, self.ignore_case, a, b) for a, b in ranges]

@@ -48,7 +48,18 @@ def test_find_lines_matches_pure_python(tmp_path: Path, parts: list[str], needle
     fd = os.open(path, os.O_RDONLY)
     try:
         for lo, hi in ((0, len(data)), (a, len(data)), (0, a)):
-            assert accel.find_lines(fd, needle, icase, lo, hi) == _pure(path, needle, icase, lo, hi)
+            want = _pure(path, needle, icase, lo, hi)
+            assert accel.find_lines(fd, needle, icase, lo, hi) == want
+            # the two bytes compared first may be any two positions of the needle
+            assert accel.find_lines(fd, needle, icase, lo, hi, len(needle) // 3, len(needle) // 2) == want
+            if not icase:  # the multi-needle search of follow-up ids: the same lines
+                assert accel.find_line_starts(fd, [needle], lo, hi) == [start for start, _ in want[0]]
+        # several needles at once: every line holding any of them, once, in order
+        lines_at = [0] + [i + 1 for i, c in enumerate(data) if c == 10]
+        starts = [s for s in lines_at if s < len(data)]
+        ends = [(data.find(b"\n", s) + 1 or len(data) + 1) - 1 for s in starts]
+        multi = [s for s, e in zip(starts, ends, strict=True) if b"ab@c" in data[s:e] or b".d" in data[s:e]]
+        assert accel.find_line_starts(fd, [b"ab@c", b".d"], 0, len(data)) == multi
         assert accel.count_newlines(fd, a, len(data)) == data.count(b"\n", a)
     finally:
         os.close(fd)
