@@ -12,6 +12,7 @@
 #define _GNU_SOURCE /* memmem, memrchr */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
@@ -241,6 +242,66 @@ static PyObject *py_count_newlines(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(n);
 }
 
+/* Many exact needles at once (the ids a trace follows): a SIMD filter on two positions where all
+ * the needles have the same byte (an Exim id's '-' and its leading time digits), then each
+ * candidate is checked against each needle's first 8 bytes before a full compare. */
+typedef struct {
+    const char **nd;
+    Py_ssize_t *nk;
+    uint64_t *pre, *mask;
+    Py_ssize_t nn, kmin, kmax, i0, i1;
+    Py_ssize_t line, reported;
+} Multi;
+
+static void multi_check(Multi *M, Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, const char *q, Py_ssize_t ls)
+{
+    Py_ssize_t room = L - (q - buf);
+    uint64_t head = 0;
+    memcpy(&head, q, (size_t)(room < 8 ? room : 8));
+    for (Py_ssize_t i = 0; i < M->nn; i++) {
+        if ((head & M->mask[i]) != M->pre[i] || M->nk[i] > room) continue;
+        if (memcmp(q, M->nd[i], (size_t)M->nk[i]) != 0) continue;
+        if (ls != M->reported) {
+            push(h, ls, 0);
+            M->reported = ls;
+        }
+        return;
+    }
+    (void)w;
+}
+
+/* Positions [0, P) of buf (L bytes, absolute offset w): report each line holding a needle start. */
+static void multi_buf(Multi *M, Hits *h, const char *buf, Py_ssize_t P, Py_ssize_t L, Py_ssize_t w)
+{
+    Py_ssize_t p = 0;
+    unsigned char c0 = (unsigned char)M->nd[0][M->i0], c1 = (unsigned char)M->nd[0][M->i1];
+#ifdef __SSE2__
+    const __m128i vnl = _mm_set1_epi8('\n');
+    const __m128i v0 = _mm_set1_epi8((char)c0), v1 = _mm_set1_epi8((char)c1);
+    while (p + 16 <= P && p + 16 + M->i1 <= L && p + 16 + M->i0 <= L) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(buf + p));
+        unsigned nlm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, vnl));
+        unsigned cm = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(buf + p + M->i0)), v0),
+                          _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(buf + p + M->i1)), v1)));
+        while (cm) {
+            int bit = __builtin_ctz(cm);
+            cm &= cm - 1;
+            unsigned below = nlm & ((1u << bit) - 1);
+            Py_ssize_t ls = below ? w + p + (31 - __builtin_clz(below)) + 1 : M->line;
+            multi_check(M, h, buf, L, w, buf + p + bit, ls);
+        }
+        if (nlm) M->line = w + p + (31 - __builtin_clz(nlm)) + 1;
+        p += 16;
+    }
+#endif
+    for (; p < P; p++) {
+        if (p + M->i1 < L && (unsigned char)buf[p + M->i0] == c0 && (unsigned char)buf[p + M->i1] == c1)
+            multi_check(M, h, buf, L, w, buf + p, M->line);
+        if (buf[p] == '\n') M->line = w + p + 1;
+    }
+}
+
 static int cmp_ssize(const void *x, const void *y)
 {
     Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
@@ -276,6 +337,28 @@ static PyObject *py_find_line_starts(PyObject *self, PyObject *args)
         nk[i] = PyBytes_GET_SIZE(o);
         if (nk[i] > kmax) kmax = nk[i];
     }
+    /* two positions (below the shortest needle) where every needle has the same byte */
+    Multi M = {0};
+    uint64_t *pre = calloc((size_t)(nn ? nn : 1), sizeof(uint64_t));
+    uint64_t *msk = calloc((size_t)(nn ? nn : 1), sizeof(uint64_t));
+    if (!pre || !msk) { free(pre); free(msk); PyErr_NoMemory(); goto done; }
+    Py_ssize_t kmin = nn ? nk[0] : 0, i0 = -1, i1 = -1;
+    for (Py_ssize_t i = 0; i < nn; i++) {
+        if (nk[i] < kmin) kmin = nk[i];
+        Py_ssize_t m = nk[i] < 8 ? nk[i] : 8;
+        memcpy(&pre[i], nd[i], (size_t)m);
+        msk[i] = m == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * m)) - 1);
+    }
+    for (Py_ssize_t j = 0; j < kmin; j++) {
+        Py_ssize_t i = 1;
+        while (i < nn && nd[i][j] == nd[0][j]) i++;
+        if (i < nn) continue;
+        if (i0 < 0) i0 = j;
+        i1 = j;
+    }
+    M.nd = nd; M.nk = nk; M.pre = pre; M.mask = msk; M.nn = nn; M.kmin = kmin; M.kmax = kmax;
+    M.i0 = i0; M.i1 = i1; M.line = a; M.reported = -1;
+    int use_multi = nn > 1 && i0 >= 0;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t w = a, line = a;
     while (nn && w < b) {
@@ -285,6 +368,12 @@ static PyObject *py_find_line_starts(PyObject *self, PyObject *args)
         if (L == 0) break;
         int last = w + L >= b || L < want;
         Py_ssize_t P = last ? L : L - (kmax - 1);
+        if (use_multi) {
+            multi_buf(&M, &h, buf, P, L, w);
+            if (last) break;
+            w += P;
+            continue;
+        }
         for (Py_ssize_t i = 0; i < nn; i++) {
             const char *q = buf, *lim = buf + (P + nk[i] - 1 < L ? P + nk[i] - 1 : L);
             while ((q = memmem(q, (size_t)(lim - q), nd[i], (size_t)nk[i])) != NULL) {
@@ -302,6 +391,8 @@ static PyObject *py_find_line_starts(PyObject *self, PyObject *args)
         w += P;
     }
     Py_END_ALLOW_THREADS
+    free(pre);
+    free(msk);
     if (err) {
         errno = err;
         PyErr_SetFromErrno(PyExc_OSError);

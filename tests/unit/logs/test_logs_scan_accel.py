@@ -18,7 +18,9 @@ from maildoctor.render.jsonout import to_jsonable
 accel = pytest.importorskip("maildoctor.logs._find", reason="the C accelerator was not built (no compiler)")
 
 # pieces that make near misses: case variants, the folded look-alike of '@' ('`'), split needles
-PIECES = ["ab@c.d", "AB@C.D", "ab`c.d", "aB@c", ".d", "a", "@", "\n", "\n\n", "x" * 40, "1xAbC-00000AbCdE-Fg", "\r\n"]
+PIECES = ["ab@c.d", "AB@C.D", "ab`c.d", "aB@c", ".d", "a", "@", "\n", "\n\n", "x" * 40, "1xAbC-00000AbCdE-Fg", "\r\n",
+          "1xAbC-3mGvDa-Su", "1xAbD-3mGvDa-S", "1xAb", "-"]
+IDS = [b"1xAbC-00000AbCdE-Fg", b"1xAbC-3mGvDa-Su", b"1xAbD-3mGvDa-Su"]  # same bytes at 0-3 and 5
 
 
 def _pure(path: Path, needle: bytes, icase: bool, a: int, b: int) -> tuple[list[tuple[int, int]], int]:
@@ -58,8 +60,10 @@ def test_find_lines_matches_pure_python(tmp_path: Path, parts: list[str], needle
         lines_at = [0] + [i + 1 for i, c in enumerate(data) if c == 10]
         starts = [s for s in lines_at if s < len(data)]
         ends = [(data.find(b"\n", s) + 1 or len(data) + 1) - 1 for s in starts]
-        multi = [s for s, e in zip(starts, ends, strict=True) if b"ab@c" in data[s:e] or b".d" in data[s:e]]
-        assert accel.find_line_starts(fd, [b"ab@c", b".d"], 0, len(data)) == multi
+        for needles in ([b"ab@c", b".d"], IDS, [b"ab@c", b"ab`c", b"a"]):
+            multi = [s for s, e in zip(starts, ends, strict=True) if any(n in data[s:e] for n in needles)]
+            assert accel.find_line_starts(fd, needles, 0, len(data)) == multi
+            assert accel.find_line_starts(fd, needles, a, len(data)) == [s for s in multi if s >= a]
         assert accel.count_newlines(fd, a, len(data)) == data.count(b"\n", a)
     finally:
         os.close(fd)
@@ -85,6 +89,9 @@ def test_long_lines_across_read_chunks(tmp_path: Path) -> None:
             assert got == _pure(path, b"ab@c.d", icase, 0, len(data))
             assert len(got[0]) >= 40 if icase else len(got[0]) > 0
         assert accel.count_newlines(fd, 0, len(data)) == data.count(b"\n")
+        # several needles sharing bytes (the multi-needle filter), across chunk edges
+        pure = _pure(path, b"ab@c.d", False, 0, len(data))[0]
+        assert accel.find_line_starts(fd, [b"ab@c.d", b"ab@c.q"], 0, len(data)) == [s for s, _ in pure]
     finally:
         os.close(fd)
 
