@@ -52,6 +52,11 @@ def test_find_lines_matches_pure_python(tmp_path: Path, parts: list[str], needle
         for lo, hi in ((0, len(data)), (a, len(data)), (0, a)):
             want = _pure(path, needle, icase, lo, hi)
             assert accel.find_lines(fd, needle, icase, lo, hi) == want
+            os.environ["MAILDOCTOR_NO_AVX2"] = "1"  # the SSE2 loop, where the AVX2 one would run
+            try:
+                assert accel.find_lines(fd, needle, icase, lo, hi) == want
+            finally:
+                del os.environ["MAILDOCTOR_NO_AVX2"]
             # the two bytes compared first may be any two positions of the needle
             assert accel.find_lines(fd, needle, icase, lo, hi, len(needle) // 3, len(needle) // 2) == want
             if not icase:  # the multi-needle search of follow-up ids: the same lines
