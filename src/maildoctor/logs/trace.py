@@ -96,6 +96,8 @@ _QUICK_ID = re.compile(
     rb"|\]: ([0-9A-Za-z]{6,20}): "
 )
 
+_ANY_ID = re.compile(exim_fmt.ID_PATTERN.encode())
+
 
 @dataclass
 class _State:
@@ -125,8 +127,14 @@ class _Collector:
         self.wanted: set[str] = set()
         self.scanner: NeedleScanner | None = None
         self.state = state
+        self.exim = fmt.name == "exim"
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
+        if self.exim and _ANY_ID.search(hit.line) is None:
+            # The Exim parser takes a message id only from the line's text, and a line without
+            # one is dropped below: skip the parse (a busy address has thousands of id-less
+            # rejections and authentication failures).
+            return ()
         if self.state.found >= self.state.limit:
             # Past the limit only lines of messages already followed are parsed; the others are
             # counted by their id (no parse), so a busy address costs little beyond the limit.
