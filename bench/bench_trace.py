@@ -125,6 +125,10 @@ def main() -> None:
     busy = next(m.sender for m in sample if m.source_kind == "smtp-auth" and m.sender.split("@")[1] in LOCAL)
     warm(log)
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (timings are noisy when busy)")
+    from maildoctor.logs import scan
+
+    print(f"C accelerator of the log scanner: {'yes' if scan.use_accel() else 'NO (pure-Python path)'}; "
+          f"console script: {maildoctor}")
     mib = log.stat().st_size / 2**20
     print(f"\nlog: {log} ({mib:.0f} MiB, {gt.total_lines:,} lines), best of {a.runs}, warm cache")
     print(f"{'query':52} {'tool':18} {'seconds':>8} {'peak RSS MB':>12} {'lines/messages':>15}")
