@@ -339,14 +339,19 @@ class NeedleScanner:
         ref_off, ref_line = 0, 1  # a known (line start, line number) pair
         last_start = -1
         dropped = 0
+        # no follow-up needle has been searched less far than this (retired needles may make it
+        # too low, which only costs a look): spares a pass over the needles for most hits
+        floor = 0
         while True:
             nxt = heap[0][0] if heap else size
             if ti < len(triggers) and triggers[ti][0] < nxt:
                 nxt = triggers[ti][0]
-            lag = [n for n in self.active if state[n][0] <= nxt and state[n][0] < size]
-            if lag:
-                self._extend(m, size, lag, state, heap)
-                continue
+            if nxt >= floor:
+                lag = [n for n in self.active if state[n][0] <= nxt and state[n][0] < size]
+                if lag:
+                    self._extend(m, size, lag, state, heap)
+                    continue
+                floor = min((state[n][0] for n in self.active if state[n][0] < size), default=size + 1)
             if ti < len(triggers) and (not heap or triggers[ti][0] <= heap[0][0]):
                 start, line_no = triggers[ti]
                 ti += 1
@@ -372,6 +377,7 @@ class NeedleScanner:
             for new in on_hit(Hit(line_no, line, before)):
                 if self.add(new):
                     state[new] = [end, FOLLOW_STEP]
+                    floor = min(floor, end)
 
     def _count(self, m: mmap.mmap, a: int, b: int) -> int:
         """Newlines in [a, b) of the mapped file."""

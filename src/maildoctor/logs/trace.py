@@ -130,19 +130,21 @@ class _Collector:
         self.exim = fmt.name == "exim"
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
-        if self.exim and _ANY_ID.search(hit.line) is None:
-            # The Exim parser takes a message id only from the line's text, and a line without
-            # one is dropped below: skip the parse (a busy address has thousands of id-less
-            # rejections and authentication failures).
-            return ()
+        # The Exim parser takes a message id only from the line's text, and a line without one is
+        # dropped below: such lines are not parsed (a busy address has thousands of id-less
+        # rejections and authentication failures). An Exim id at the start of the line proves one.
         if self.state.found >= self.state.limit:
             # Past the limit only lines of messages already followed are parsed; the others are
             # counted by their id (no parse), so a busy address costs little beyond the limit.
             q = _QUICK_ID.search(hit.line[:160])
+            if (q is None or q.group(1) is None) and self.exim and _ANY_ID.search(hit.line) is None:
+                return ()
             qid = (q.group(1) or q.group(2)).decode() if q else None
             if qid is not None and qid not in self.wanted and b"<= <> R=" not in hit.line:
                 self.state.over.add(qid)
                 return ()
+        elif self.exim and _ANY_ID.search(hit.line) is None:
+            return ()
         ev = self.fmt.parse_line(hit.text(), self.year, self.source, hit.line_no)
         if not self._in_window(ev):
             return ()
