@@ -392,11 +392,15 @@ class NeedleScanner:
         fd = self._fd if use_accel() else None
         if len(lag) >= (2 if fd is not None else BATCH):
             lo = min(state[n][0] for n in lag)
-            hi = _line_end(m, min(size, lo + WINDOW), size)
+            # the accelerator reads 8 windows at once, split between threads
+            hi = _line_end(m, min(size, lo + WINDOW * (8 if fd is not None else 1)), size)
             if fd is not None:
-                assert _accel is not None  # lo is a line start or the newline ending one
-                for start in _accel.find_line_starts(fd, self.active, lo, hi):
-                    heapq.heappush(heap, (start, 0))
+                assert _accel is not None  # lo (and each cut) is a line start or the newline ending one
+                ranges = _split(m, lo, hi, min(self.workers, max(1, (hi - lo) // THREAD_MIN)))
+                for starts in _on_threads([partial(_accel.find_line_starts, fd, self.active, a, b)
+                                           for a, b in ranges]):
+                    for start in starts:
+                        heapq.heappush(heap, (start, 0))
             else:
                 pattern = re.compile(b"|".join(re.escape(n) for n in self.active))
                 for mt in pattern.finditer(m, lo, hi):
