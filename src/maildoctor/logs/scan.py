@@ -112,22 +112,31 @@ def _rare_find(fd: int, needle: bytes, icase: bool, i0: int, i1: int, a: int, b:
     return _accel.find_lines(fd, needle, icase, a, b, i0, i1)
 
 
-def _on_threads(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run C calls (they release the GIL) in parallel: all but the first on new threads, the first
-    on this one. Exceptions are re-raised here. (No concurrent.futures: it costs ~6 ms to import.)"""
+def _on_threads(calls: list[Callable[[], Any]], workers: int = 0) -> list[Any]:
+    """Run C calls (they release the GIL) on `workers` threads (default: one per call), this one
+    included; each thread takes the next call when done, so a thread slowed by other load does
+    less. Results in call order; exceptions are re-raised here. (No concurrent.futures: it costs
+    ~6 ms to import.)"""
     out: list[Any] = [None] * len(calls)
     err: list[BaseException] = []
+    todo = list(range(len(calls) - 1, -1, -1))
 
-    def run(i: int) -> None:
-        try:
-            out[i] = calls[i]()
-        except BaseException as exc:  # handed to the caller below
-            err.append(exc)
+    def run() -> None:
+        while todo and not err:
+            try:
+                i = todo.pop()
+            except IndexError:  # another thread took the last one
+                return
+            try:
+                out[i] = calls[i]()
+            except BaseException as exc:  # handed to the caller below
+                err.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i,), name="maildoctor-scan") for i in range(1, len(calls))]
+    n = min(len(calls), workers or len(calls))
+    threads = [threading.Thread(target=run, name="maildoctor-scan") for _ in range(1, n)]
     for t in threads:
         t.start()
-    run(0)
+    run()
     for t in threads:
         t.join()
     if err:
@@ -286,17 +295,20 @@ class NeedleScanner:
     def _first_phase(self, path: str, m: mmap.mmap, size: int, fd: int) -> list[tuple[int, int]]:
         """(line start, line number) of every line containing a permanent needle, in file order."""
         accel = use_accel()
-        n = min(self.workers, max(1, size // THREAD_MIN)) if accel else self.workers if size >= PARALLEL_MIN else 1
+        if accel:  # parts of >= 32 MiB, four per thread, taken by whichever thread is free
+            n = min(4 * self.workers, max(1, size // (4 * THREAD_MIN))) if size >= THREAD_MIN else 1
+        else:
+            n = self.workers if size >= PARALLEL_MIN else 1
         ranges = _split(m, 0, size, n)
         found: dict[int, int] = {}
         for needle in self.permanent:
             results: list[tuple[list[tuple[int, int]], int]] = []
             if accel:
                 assert _accel is not None
-                i0, i1 = _rare_pair(m[: 1 << 20], needle, self.ignore_case)
+                i0, i1 = _rare_pair(m[: 1 << 16], needle, self.ignore_case)
                 find = partial(_rare_find, fd, needle, self.ignore_case, i0, i1)
                 if len(ranges) > 1:
-                    results = _on_threads([partial(find, a, b) for a, b in ranges])
+                    results = _on_threads([partial(find, a, b) for a, b in ranges], self.workers)
                 else:
                     results = [find(a, b) for a, b in ranges]
             elif len(ranges) > 1:
