@@ -139,3 +139,31 @@ def test_trace_same_stories_with_and_without_accelerator(genlog, monkeypatch: py
         slow = to_jsonable(trace(q, [log]).messages)
         assert fast == slow
         assert fast  # every query names a message of the log
+
+
+def test_on_threads_keeps_order_and_reraises() -> None:
+    calls = [lambda i=i: i * i for i in range(9)]
+    assert scan._on_threads(calls, 2) == [i * i for i in range(9)]
+    assert scan._on_threads(calls) == [i * i for i in range(9)]
+
+    def boom() -> int:
+        raise OSError("unreadable part")
+
+    with pytest.raises(OSError, match="unreadable part"):
+        scan._on_threads([calls[0], boom, calls[1]], 2)
+
+
+def test_unreadable_descriptor_is_an_os_error() -> None:
+    r, w = os.pipe()  # pread on a pipe fails (ESPIPE): the error reaches Python, no crash
+    try:
+        with pytest.raises(OSError):
+            accel.find_lines(r, b"x", False, 0, 100)
+        with pytest.raises(OSError):
+            accel.count_newlines(r, 0, 100)
+        with pytest.raises(OSError):
+            accel.find_line_starts(r, [b"x"], 0, 100)
+        with pytest.raises(ValueError):
+            accel.find_lines(r, b"", False, 0, 100)
+    finally:
+        os.close(r)
+        os.close(w)
