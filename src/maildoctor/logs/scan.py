@@ -28,7 +28,6 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
 from typing import IO, Any
@@ -64,11 +63,26 @@ def _numpy() -> Any:
     return _NUMPY[0]
 
 
-@dataclass(frozen=True, slots=True)
 class Hit:
-    line_no: int
-    line: bytes
-    before: bytes  # up to CONTEXT bytes of the lines just before this one
+    """A matching line. `before` (up to CONTEXT bytes of the lines just before it) is cut from the
+    mapped file only when asked for: most hits of a busy address never need it. Use it only
+    inside the on_hit call."""
+
+    __slots__ = ("_at", "_before", "_src", "line", "line_no")
+
+    def __init__(self, line_no: int, line: bytes, before: bytes = b"", src: Any = None, at: int = 0) -> None:
+        self.line_no = line_no
+        self.line = line
+        self._before = before
+        self._src = src  # the mapped file, when `before` is cut lazily from it at offset `at`
+        self._at = at
+
+    @property
+    def before(self) -> bytes:
+        if self._src is not None:
+            self._before = self._src[max(0, self._at - CONTEXT): self._at]
+            self._src = None
+        return self._before
 
     def text(self) -> str:
         return self.line.decode("utf-8", errors="replace")
@@ -385,8 +399,7 @@ class NeedleScanner:
             if not line_no:
                 line_no = ref_line + self._count(m, ref_off, start)
             ref_off, ref_line = start, line_no
-            before = m[max(0, start - CONTEXT): start]
-            for new in on_hit(Hit(line_no, line, before)):
+            for new in on_hit(Hit(line_no, line, src=m, at=start)):
                 if self.add(new):
                     state[new] = [end, FOLLOW_STEP]
                     floor = min(floor, end)

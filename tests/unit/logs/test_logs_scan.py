@@ -76,9 +76,9 @@ def test_follow_up_needles_and_retire(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_context_before_a_hit(tmp_path: Path) -> None:
     path = tmp_path / "c.log"
     path.write_text("cwd=/home/shop/public_html 3 args: sendmail -t\nID1 <= shop@x U=shop P=local\n")
-    hits: list[Hit] = []
-    NeedleScanner([b"ID1"]).scan_path(str(path), lambda h: hits.append(h) or ())
-    assert hits[0].before.endswith(b"sendmail -t\n") and hits[0].line_no == 2
+    hits: list[tuple[int, bytes]] = []  # `before` is valid only inside the callback (cut lazily)
+    NeedleScanner([b"ID1"]).scan_path(str(path), lambda h: hits.append((h.line_no, h.before)) or ())
+    assert hits[0][1].endswith(b"sendmail -t\n") and hits[0][0] == 2
 
 
 from hypothesis import given, settings  # noqa: E402
