@@ -194,22 +194,37 @@ def pop3_auth(caps: list[str]) -> list[str]:
     return mechs
 
 
-async def pop3_dialog(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit: bool,
-                      server_name: str, timeout: float, s: Session,
-                      context: ssl.SSLContext | None = None) -> None:
-    s.protocol = "pop3"
+async def _greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Session, protocol: str,
+                    ok_prefix: str, *, implicit: bool, server_name: str, timeout: float,
+                    context: ssl.SSLContext | None) -> bool:
+    """Implicit TLS if asked, then the greeting; True when the server said it is ready (POP3 and IMAP)."""
+    s.protocol = protocol
     if implicit:
         s.tls = await start_tls(writer, "implicit", server_name, timeout, context)
         if not s.tls.ok:
-            return
+            return False
     s.banner = await read_line(reader, timeout)
-    if not s.banner.startswith("+OK"):
+    return s.banner.upper().startswith(ok_prefix)
+
+
+def _record_caps(s: Session, caps: list[str], auth: list[str], implicit: bool) -> None:
+    """Capabilities and AUTH mechanisms go to the TLS side on an implicit-TLS port, else to plain text."""
+    if implicit:
+        s.capabilities_tls, s.auth_after_tls = caps, auth
+    else:
+        s.capabilities, s.auth_before_tls = caps, auth
+
+
+async def pop3_dialog(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit: bool,
+                      server_name: str, timeout: float, s: Session,
+                      context: ssl.SSLContext | None = None) -> None:
+    if not await _greeting(reader, writer, s, "pop3", "+OK", implicit=implicit, server_name=server_name,
+                           timeout=timeout, context=context):
         return
     caps = await _pop3_capa(reader, writer, timeout)
+    _record_caps(s, caps, pop3_auth(caps), implicit)
     if implicit:
-        s.capabilities_tls, s.auth_after_tls = caps, pop3_auth(caps)
         return
-    s.capabilities, s.auth_before_tls = caps, pop3_auth(caps)
     s.starttls_offered = any(c.upper() == "STLS" for c in caps)
     if not s.starttls_offered:
         return
@@ -254,20 +269,14 @@ def imap_auth(caps: list[str]) -> list[str]:
 async def imap_dialog(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, implicit: bool,
                       server_name: str, timeout: float, s: Session,
                       context: ssl.SSLContext | None = None) -> None:
-    s.protocol = "imap"
-    if implicit:
-        s.tls = await start_tls(writer, "implicit", server_name, timeout, context)
-        if not s.tls.ok:
-            return
-    s.banner = await read_line(reader, timeout)
-    if not s.banner.upper().startswith("* OK"):
+    if not await _greeting(reader, writer, s, "imap", "* OK", implicit=implicit, server_name=server_name,
+                           timeout=timeout, context=context):
         return
-    status, lines = await _imap_command(reader, writer, "md1", "CAPABILITY", timeout)
+    _status, lines = await _imap_command(reader, writer, "md1", "CAPABILITY", timeout)
     caps = imap_caps(lines)
+    _record_caps(s, caps, imap_auth(caps), implicit)
     if implicit:
-        s.capabilities_tls, s.auth_after_tls = caps, imap_auth(caps)
         return
-    s.capabilities, s.auth_before_tls = caps, imap_auth(caps)
     s.starttls_offered = "STARTTLS" in (c.upper() for c in caps)
     if not s.starttls_offered:
         return
