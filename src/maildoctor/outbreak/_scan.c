@@ -416,9 +416,7 @@ static Py_ssize_t findb(const char *h, Py_ssize_t n, Py_ssize_t from, Py_ssize_t
         to = n;
     if (from < 0 || to - from < m)
         return -1;
-    const char *f = m == 1 ? memchr(h + from, needle[0], (size_t)(to - from))
-                           : memmem(h + from, (size_t)(to - from), needle, (size_t)m);
-    return f ? f - h : -1;
+    return find(h, to, from, needle, m); /* searching [from, to) is searching a buffer that ends at to */
 }
 
 static Py_ssize_t rfindb(const char *h, Py_ssize_t n, const char *needle)
