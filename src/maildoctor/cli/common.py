@@ -5,18 +5,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from maildoctor.model import Finding, exit_code_for, rank_findings
 from maildoctor.render.jsonout import render_json
-from maildoctor.render.text import make_console, render_findings
+
+if TYPE_CHECKING:  # rich is imported only for text output: ~25 ms of start-up JSON runs do not need
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-TextRenderer = Callable[[Console], None]
+TextRenderer = Callable[["Console"], None]
 
 
 def format_option(func: F) -> F:
@@ -72,6 +73,8 @@ def emit(
         # indented for a person at a terminal; compact (and fast) for a program or a pipe
         sys.stdout.write(render_json(command, ranked, payload, pretty=sys.stdout.isatty()) + "\n")
     else:
+        from maildoctor.render.text import make_console, render_findings
+
         console = make_console()
         if text is not None:
             text(console)

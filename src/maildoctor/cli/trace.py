@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from maildoctor.cli.common import emit, format_option, root_option
 from maildoctor.errors import UsageError
@@ -16,6 +15,9 @@ from maildoctor.logs.read import default_log_paths
 from maildoctor.logs.story import MessageStory, RecipientStory
 from maildoctor.logs.trace import DEFAULT_LIMIT, TraceResult, trace
 from maildoctor.model import Evidence, Finding, Severity
+
+if TYPE_CHECKING:  # rich only for text output (see cli.common)
+    from rich.console import Console
 
 _REL = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -106,6 +108,8 @@ def _finding(s: MessageStory) -> Finding:
 
 
 def render_story(console: Console, s: MessageStory) -> None:
+    from rich.markup import escape
+
     head = {"delivered": "green", "failed": "red", "partial": "red", "frozen": "red"}.get(s.final_status, "yellow")
     console.print(
         f"[bold]Message {escape(s.id)}[/] ({s.format})  [{head}]{s.final_status.upper()}[/]"
@@ -145,6 +149,8 @@ def render_story(console: Console, s: MessageStory) -> None:
 
 
 def render_result(console: Console, result: TraceResult) -> None:
+    from rich.markup import escape
+
     n = len(result.messages)
     console.print(
         f"[bold]maildoctor trace[/] {escape(result.query)} ({result.query_kind}): "

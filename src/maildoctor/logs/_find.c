@@ -48,27 +48,75 @@ static Py_ssize_t count_nl(const char *p, const char *e)
     return n;
 }
 
+#define MAXLINE (64 << 10) /* scan.MAX_LINE: longer lines are cut */
+
 typedef struct {
     Py_ssize_t *starts, *before;
     Py_ssize_t n, cap;
     int oom;
+    /* with_text: each hit's line (without the newline and trailing CRs) in one arena; tlen -1 means
+     * the line was not whole in the read buffer and is read again after the scan */
+    int text;
+    Py_ssize_t *toff, *tlen;
+    char *arena;
+    Py_ssize_t alen, acap;
 } Hits;
+
+static void *grow(void *p, Py_ssize_t cap, size_t size, int *oom)
+{
+    void *q = realloc(p, (size_t)cap * size);
+    if (!q) *oom = 1;
+    return q ? q : p;
+}
 
 static void push(Hits *h, Py_ssize_t start, Py_ssize_t before)
 {
+    if (h->oom) return;
     if (h->n == h->cap) {
         Py_ssize_t cap = h->cap ? h->cap * 2 : 256;
-        Py_ssize_t *s = realloc(h->starts, (size_t)cap * sizeof(Py_ssize_t));
-        if (!s) { h->oom = 1; return; }
-        h->starts = s;
-        Py_ssize_t *b = realloc(h->before, (size_t)cap * sizeof(Py_ssize_t));
-        if (!b) { h->oom = 1; return; }
-        h->before = b;
+        h->starts = grow(h->starts, cap, sizeof(Py_ssize_t), &h->oom);
+        h->before = grow(h->before, cap, sizeof(Py_ssize_t), &h->oom);
+        if (h->text) {
+            h->toff = grow(h->toff, cap, sizeof(Py_ssize_t), &h->oom);
+            h->tlen = grow(h->tlen, cap, sizeof(Py_ssize_t), &h->oom);
+        }
+        if (h->oom) return;
         h->cap = cap;
     }
     h->starts[h->n] = start;
     h->before[h->n] = before;
+    if (h->text) h->tlen[h->n] = -1;
     h->n++;
+}
+
+static Py_ssize_t line_len(const char *p, Py_ssize_t room)
+{
+    const char *nl = memchr(p, '\n', (size_t)(room < MAXLINE ? room : MAXLINE));
+    Py_ssize_t k = nl ? nl - p : MAXLINE;
+    while (k > 0 && p[k - 1] == '\r') k--;
+    return k;
+}
+
+/* Keep the text of the hit just pushed (line start ls, the needle at pos) when the read buffer
+ * (L bytes at absolute offset w) holds the whole line, or its first MAXLINE bytes. */
+static void capture(Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, Py_ssize_t ls, Py_ssize_t pos)
+{
+    if (!h->text || h->oom || ls < w) return;
+    Py_ssize_t room = L - (ls - w);
+    const char *p = buf + (ls - w);
+    if (room < MAXLINE && !memchr(buf + pos, '\n', (size_t)(L - pos))) return; /* ends in a later read */
+    Py_ssize_t k = line_len(p, room);
+    if (h->alen + k > h->acap) {
+        Py_ssize_t cap = h->acap ? h->acap : 1 << 16;
+        while (cap < h->alen + k) cap *= 2;
+        h->arena = grow(h->arena, cap, 1, &h->oom);
+        if (h->oom) return;
+        h->acap = cap;
+    }
+    memcpy(h->arena + h->alen, p, (size_t)k);
+    h->toff[h->n - 1] = h->alen;
+    h->tlen[h->n - 1] = k;
+    h->alen += k;
 }
 
 /* Read [w, w + n) of fd into buf; returns the bytes read (fewer only at the end of the file) or -1. */
@@ -103,49 +151,87 @@ typedef struct {
 #define HAVE_AVX2_PATH 1
 /* The SSE2 loop below, 32 positions at a time, for CPUs with AVX2 (checked at run time): the
  * compares cost less per byte, so the scan stays bound by copying the file. Returns where it stopped. */
-__attribute__((target("avx2"))) static Py_ssize_t scan_avx2(Search *S, Hits *h, const char *buf, Py_ssize_t P,
-                                                             Py_ssize_t L, Py_ssize_t w)
+__attribute__((target("avx2,popcnt"))) static inline uint64_t cand64(const char *q, Py_ssize_t i0, Py_ssize_t i1,
+                                                                     __m256i v0, __m256i v1, __m256i m0, __m256i m1)
 {
-    Py_ssize_t p = 0, k = S->k, j = k - 1;
+    __m256i a = _mm256_and_si256(
+        _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(q + i0)), m0), v0),
+        _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(q + i1)), m1), v1));
+    __m256i b = _mm256_and_si256(
+        _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(q + 32 + i0)), m0), v0),
+        _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(q + 32 + i1)), m1), v1));
+    return (uint32_t)_mm256_movemask_epi8(a) | (uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32;
+}
+
+/* The SSE2 loop below, 64 positions at a time, for CPUs with AVX2 (checked at run time): the
+ * compares cost less per byte, so the scan stays bound by copying the file. Returns where it stopped. */
+__attribute__((target("avx2,popcnt"))) static Py_ssize_t scan_avx2(Search *S, Hits *h, const char *buf, Py_ssize_t P,
+                                                                    Py_ssize_t L, Py_ssize_t w)
+{
+    Py_ssize_t p = 0, k = S->k, j = k - 1, i0 = S->i0, i1 = S->i1, nl = S->nl;
     const __m256i vnl = _mm256_set1_epi8('\n');
     const __m256i v0 = _mm256_set1_epi8((char)S->c0), v1 = _mm256_set1_epi8((char)S->c1);
     const __m256i m0 = _mm256_set1_epi8((char)S->f0), m1 = _mm256_set1_epi8((char)S->f1);
-    while (p + 32 <= P && p + 32 + j <= L) {
-        __m256i b = _mm256_loadu_si256((const __m256i *)(buf + p));
-        __m256i b0 = _mm256_loadu_si256((const __m256i *)(buf + p + S->i0));
-        __m256i b1 = _mm256_loadu_si256((const __m256i *)(buf + p + S->i1));
-        unsigned nlm = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, vnl));
-        unsigned cm = (unsigned)_mm256_movemask_epi8(
-            _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b0, m0), v0),
-                             _mm256_cmpeq_epi8(_mm256_or_si256(b1, m1), v1)));
-        while (cm) {
-            int bit = __builtin_ctz(cm);
+    while (p + 64 <= P && p + 64 + j <= L) {
+        const char *q = buf + p;
+        uint64_t nlm = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)q), vnl)) |
+                       (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                           _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), vnl)) << 32;
+        uint64_t cm = cand64(q, i0, i1, v0, v1, m0, m1);
+        while (__builtin_expect(cm != 0, 0)) {
+            int bit = __builtin_ctzll(cm);
             cm &= cm - 1;
-            if (!match_at((const unsigned char *)buf + p + bit, S->n, k, S->icase)) continue;
-            unsigned below = bit ? nlm & (0xFFFFFFFFu >> (32 - bit)) : 0;
-            Py_ssize_t ls = below ? w + p + (31 - __builtin_clz(below)) + 1 : S->line;
+            if (!match_at((const unsigned char *)q + bit, S->n, k, S->icase)) continue;
+            uint64_t below = nlm & ((1ull << bit) - 1);
+            Py_ssize_t ls;
+            if (below) {
+                ls = w + p + (63 - __builtin_clzll(below)) + 1;
+            } else { /* the line started before this block: found only for hits (the loop stays lean) */
+                const char *back = p ? memrchr(buf, '\n', (size_t)p) : NULL;
+                ls = back ? w + (back - buf) + 1 : S->line;
+            }
             if (ls != S->reported) {
-                push(h, ls, S->nl + __builtin_popcount(below));
+                push(h, ls, nl + __builtin_popcountll(below));
+                capture(h, buf, L, w, ls, p + bit);
                 S->reported = ls;
             }
         }
-        if (nlm) {
-            S->line = w + p + (31 - __builtin_clz(nlm)) + 1;
-            S->nl += __builtin_popcount(nlm);
-        }
-        p += 32;
+        nl += __builtin_popcountll(nlm);
+        p += 64;
     }
+    if (p) {
+        const char *back = memrchr(buf, '\n', (size_t)p);
+        if (back) S->line = w + (back - buf) + 1;
+    }
+    S->nl = nl;
     return p;
 }
+
+/* count_nl with AVX2 and the popcnt instruction (the baseline build calls a library popcount). */
+__attribute__((target("avx2,popcnt"))) static Py_ssize_t count_nl_avx2(const char *p, const char *e)
+{
+    Py_ssize_t n = 0;
+    const __m256i nl = _mm256_set1_epi8('\n');
+    while (e - p >= 32) {
+        n += __builtin_popcount((unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)p), nl)));
+        p += 32;
+    }
+    for (; p < e; p++) n += *p == '\n';
+    return n;
+}
 static int avx2_ok = -1;
+static int use_avx2(void)
+{
+    if (avx2_ok < 0) avx2_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? 1 : 0;
+    return avx2_ok && !getenv("MAILDOCTOR_NO_AVX2");
+}
 #endif
 
 static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize_t L, Py_ssize_t w)
 {
     Py_ssize_t p = 0, k = S->k, j = k - 1;
 #ifdef HAVE_AVX2_PATH
-    if (avx2_ok < 0) avx2_ok = __builtin_cpu_supports("avx2") ? 1 : 0;
-    if (avx2_ok && !getenv("MAILDOCTOR_NO_AVX2")) p = scan_avx2(S, h, buf, P, L, w);
+    if (use_avx2()) p = scan_avx2(S, h, buf, P, L, w);
 #endif
 #ifdef __SSE2__
     const __m128i vnl = _mm_set1_epi8('\n');
@@ -166,6 +252,7 @@ static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize
             Py_ssize_t ls = below ? w + p + (31 - __builtin_clz(below)) + 1 : S->line;
             if (ls != S->reported) {
                 push(h, ls, S->nl + popc(below));
+                capture(h, buf, L, w, ls, p + bit);
                 S->reported = ls;
             }
         }
@@ -179,6 +266,7 @@ static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize
     for (; p < P; p++) {
         if (p + k <= L && S->line != S->reported && match_at((const unsigned char *)buf + p, S->n, k, S->icase)) {
             push(h, S->line, S->nl);
+            capture(h, buf, L, w, S->line, p);
             S->reported = S->line;
         }
         if (buf[p] == '\n') {
@@ -190,13 +278,44 @@ static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize
 
 #define CHUNK (256 << 10)
 
+/* The text of the hits whose line was not whole in a read buffer (buf: MAXLINE bytes). */
+static void read_missing(int fd, Hits *h, char *buf, int *err)
+{
+    for (Py_ssize_t i = 0; h->text && !h->oom && !*err && i < h->n; i++) {
+        if (h->tlen[i] >= 0) continue;
+        Py_ssize_t L = read_at(fd, buf, MAXLINE, h->starts[i]);
+        if (L < 0) { *err = errno; return; }
+        Py_ssize_t k = line_len(buf, L);
+        if (h->alen + k > h->acap) {
+            Py_ssize_t cap = h->acap ? h->acap : 1 << 16;
+            while (cap < h->alen + k) cap *= 2;
+            h->arena = grow(h->arena, cap, 1, &h->oom);
+            if (h->oom) return;
+            h->acap = cap;
+        }
+        memcpy(h->arena + h->alen, buf, (size_t)k);
+        h->toff[i] = h->alen;
+        h->tlen[i] = k;
+        h->alen += k;
+    }
+}
+
+static void free_hits(Hits *h)
+{
+    free(h->starts);
+    free(h->before);
+    free(h->toff);
+    free(h->tlen);
+    free(h->arena);
+}
+
 static PyObject *py_find_lines(PyObject *self, PyObject *args)
 {
     Py_buffer nd;
-    int fd, icase;
+    int fd, icase, with_text = 0;
     Py_ssize_t a, b, i0 = 0, i1 = -1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iy*pnn|nn", &fd, &nd, &icase, &a, &b, &i0, &i1)) return NULL;
+    if (!PyArg_ParseTuple(args, "iy*pnn|nnp", &fd, &nd, &icase, &a, &b, &i0, &i1, &with_text)) return NULL;
     if (nd.len == 0 || nd.len > CHUNK / 2) {
         PyBuffer_Release(&nd);
         PyErr_SetString(PyExc_ValueError, "needle empty or too long");
@@ -218,8 +337,9 @@ static PyObject *py_find_lines(PyObject *self, PyObject *args)
     S.line = a;
     S.reported = -1;
     Hits h = {0};
+    h.text = with_text;
     int err = 0;
-    char *buf = malloc(CHUNK + 16);
+    char *buf = malloc(CHUNK + 16 > MAXLINE ? CHUNK + 16 : MAXLINE);
     if (!buf) {
         PyBuffer_Release(&nd);
         return PyErr_NoMemory();
@@ -237,6 +357,7 @@ static PyObject *py_find_lines(PyObject *self, PyObject *args)
         if (last) break;
         w += P;
     }
+    read_missing(fd, &h, buf, &err);
     Py_END_ALLOW_THREADS
     free(buf);
     PyBuffer_Release(&nd);
@@ -253,14 +374,14 @@ static PyObject *py_find_lines(PyObject *self, PyObject *args)
     out = PyList_New(h.n);
     if (!out) goto done;
     for (Py_ssize_t i = 0; i < h.n; i++) {
-        PyObject *t = Py_BuildValue("(nn)", h.starts[i], h.before[i]);
+        PyObject *t = with_text ? Py_BuildValue("(nny#)", h.starts[i], h.before[i], h.arena + h.toff[i], h.tlen[i])
+                                : Py_BuildValue("(nn)", h.starts[i], h.before[i]);
         if (!t) { Py_CLEAR(out); goto done; }
         PyList_SET_ITEM(out, i, t);
     }
     out = Py_BuildValue("(Nn)", out, S.nl);
 done:
-    free(h.starts);
-    free(h.before);
+    free_hits(&h);
     return out;
 }
 
@@ -277,6 +398,9 @@ static PyObject *py_count_newlines(PyObject *self, PyObject *args)
         Py_ssize_t L = read_at(fd, buf, b - w < CHUNK ? b - w : CHUNK, w);
         if (L < 0) { err = errno; break; }
         if (L == 0) break;
+#ifdef HAVE_AVX2_PATH
+        if (use_avx2()) n += count_nl_avx2(buf, buf + L); else
+#endif
         n += count_nl(buf, buf + L);
         w += L;
     }
@@ -455,8 +579,7 @@ static PyObject *py_find_line_starts(PyObject *self, PyObject *args)
         Py_DECREF(v);
     }
 done:
-    free(h.starts);
-    free(h.before);
+    free_hits(&h);
     free(buf);
     free(nd);
     free(nk);
@@ -466,8 +589,9 @@ done:
 
 static PyMethodDef methods[] = {
     {"find_lines", py_find_lines, METH_VARARGS,
-     "find_lines(fd, needle, ignore_case, start, end, i0=0, i1=-1) -> ([(line_start, newlines_before)], "
-     "newlines); i0, i1: the needle positions compared first (say, its rarest bytes)"},
+     "find_lines(fd, needle, ignore_case, start, end, i0=0, i1=-1, with_text=False) -> ([(line_start, "
+     "newlines_before[, line])], newlines); i0, i1: the needle positions compared first (say, its rarest bytes); "
+     "line: the text without its newline and trailing CRs, cut at 64 KiB"},
     {"find_line_starts", py_find_line_starts, METH_VARARGS,
      "find_line_starts(fd, needles, start, end) -> sorted starts of the lines holding any needle"},
     {"count_newlines", py_count_newlines, METH_VARARGS, "count_newlines(fd, start, end) -> int"},

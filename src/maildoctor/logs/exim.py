@@ -21,7 +21,7 @@ ID_PATTERN = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{11}-[0-9A-Za-z]{4}|[0-9A-Za-z]{6}-[
 ID_RE = re.compile(rf"^{ID_PATTERN}$")
 ID_SEARCH = re.compile(rf"(?<![0-9A-Za-z-]){ID_PATTERN}(?![0-9A-Za-z-])")
 
-_PREFIX = re.compile(
+PREFIX = re.compile(
     r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?"
     r"(?: ([+-])(\d\d)(\d\d))?"
     r"(?: \[(\d+)(?::\d+)?\])?"
@@ -103,7 +103,7 @@ def parse_line(line: str, year: int | None = None, source: str = "", line_no: in
     """Parse one Exim log line (main, reject or panic log); never raises. `year` is unused (Exim logs it);
     `source` and `line_no` are stored in the event (cheaper than copying it afterwards)."""
     line = line.rstrip("\r\n")
-    m = _PREFIX.match(line)
+    m = PREFIX.match(line)
     host = None
     if m is None:
         sl = _SYSLOG.match(line)
@@ -135,7 +135,7 @@ def _parse_syslog(line: str, sl: re.Match[str], year: int | None, source: str, l
 
     rest = line[sl.end():]
     host, pid = sl.group(2), int(sl.group(3))
-    if _PREFIX.match(rest):
+    if PREFIX.match(rest):
         inner = parse_line(rest, None, source, line_no)
         return _replace(inner, raw=line, host=host, pid=pid)
     idm = _BODY_ID.match(rest)
@@ -455,7 +455,7 @@ def sniff(lines: Sequence[str]) -> float:
         if not line.strip():
             continue
         total += 1
-        if _PREFIX.match(line) or _SYSLOG_WRAP.match(line) or _SYSLOG.match(line):
+        if PREFIX.match(line) or _SYSLOG_WRAP.match(line) or _SYSLOG.match(line):
             good += 1
     return good / total if total else 0.0
 

@@ -27,7 +27,7 @@ import mmap
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from types import ModuleType
 from typing import IO, Any
@@ -48,6 +48,8 @@ _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 _PAGE = mmap.ALLOCATIONGRANULARITY
 
 THREAD_MIN = 8 * 1024 * 1024  # with the accelerator, larger ranges are split between threads
+PART = 16 * 1024 * 1024  # `hit_lines` searches parts of this size, one round of parts per thread at a time
+BATCH_LINES = 4096  # `hit_lines` without the accelerator: lines cut from the map per batch
 _NUMPY: list[Any] = []  # [module or None], imported on first need: it costs 0.1-0.2 s at start-up
 
 
@@ -126,7 +128,7 @@ def _rare_find(fd: int, needle: bytes, icase: bool, i0: int, i1: int, a: int, b:
     return _accel.find_lines(fd, needle, icase, a, b, i0, i1)
 
 
-def _on_threads(calls: list[Callable[[], Any]], workers: int = 0) -> list[Any]:
+def _on_threads(calls: Sequence[Callable[[], Any]], workers: int = 0) -> list[Any]:
     """Run C calls (they release the GIL) on `workers` threads (default: one per call), this one
     included; each thread takes the next call when done, so a thread slowed by other load does
     less. Results in call order; exceptions are re-raised here. (No concurrent.futures: it costs
@@ -306,6 +308,60 @@ class NeedleScanner:
             finally:
                 self._fd = None
 
+    def hit_lines(self, path: str) -> Iterator[list[tuple[int, int, bytes]]]:
+        """The lines of a plain file holding a permanent needle, as batches of (line start, line
+        number, line) in file order. The accelerator searches the file in rounds of parts (one per
+        thread) and returns each line with its hit, so memory stays bounded by a round's hits."""
+        with open(path, "rb") as fh:
+            fd = fh.fileno()
+            size = os.fstat(fd).st_size
+            if size == 0:
+                return
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as m:
+                last_nl = m[size - 1: size] == b"\n"
+                if not use_accel():
+                    hits = self._first_phase(path, m, size, fd)
+                    for i in range(0, len(hits), BATCH_LINES):
+                        yield [(s, n, _line_at(m, s, size)) for s, n in hits[i: i + BATCH_LINES]]
+                    self.lines += 0 if last_nl else 1
+                    return
+                assert _accel is not None
+                ranges = _split(m, 0, size, max(1, -(-size // PART)))
+                pairs = [_rare_pair(m[: 1 << 16], n, self.ignore_case) for n in self.permanent]
+            per = len(self.permanent)
+            find = partial(_accel.find_lines, fd)
+            rounds = [[partial(find, n, self.ignore_case, a, b, i0, i1, True)
+                       for a, b in ranges[r0: r0 + self.workers]
+                       for n, (i0, i1) in zip(self.permanent, pairs, strict=True)]
+                      for r0 in range(0, len(ranges), self.workers)]
+            base = 0
+            for calls in rounds:
+                results = _on_threads(calls) if len(calls) > 1 else [calls[0]()]
+                for k in range(0, len(results), per):
+                    found: list[tuple[int, int, bytes]] = []
+                    for hits, _ in results[k: k + per]:
+                        found.extend((s, base + before + 1, line) for s, before, line in hits)
+                    if per > 1:  # a line holding two needles once, in file order
+                        found = sorted({h[0]: h for h in found}.values())
+                    base += results[k][1]  # the part's newlines (the same for each needle)
+                    if found:
+                        yield found
+            self.lines = base + (0 if last_nl else 1)
+
+    def scan_triggers(self, path: str, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:
+        """Hand on_hit the given lines ((line start, line number) pairs in file order, from
+        `hit_lines`) and the lines of the follow-up needles it returns, as `scan_path` does."""
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                return
+            self._fd = fh.fileno()
+            try:
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    self._sweep(m, size, triggers, on_hit)
+            finally:
+                self._fd = None
+
     def _first_phase(self, path: str, m: mmap.mmap, size: int, fd: int) -> list[tuple[int, int]]:
         """(line start, line number) of every line containing a permanent needle, in file order."""
         accel = use_accel()
@@ -416,9 +472,11 @@ class NeedleScanner:
         one read by the accelerator)."""
         fd = self._fd if use_accel() else None
         if len(lag) >= (2 if fd is not None else BATCH):
+            # all the active needles at once, in growing steps like a single needle's (a message
+            # that never completes is searched to the end of the file in a few large reads)
             lo = min(state[n][0] for n in lag)
-            # the accelerator reads 8 windows at once, split between threads
-            hi = _line_end(m, min(size, lo + WINDOW * (8 if fd is not None else 1)), size)
+            step = min(state[n][1] for n in lag)
+            hi = _line_end(m, min(size, lo + step), size)
             if fd is not None:
                 assert _accel is not None  # lo (and each cut) is a line start or the newline ending one
                 ranges = _split(m, lo, hi, min(self.workers, max(1, (hi - lo) // THREAD_MIN)))
@@ -430,9 +488,10 @@ class NeedleScanner:
                 pattern = re.compile(b"|".join(re.escape(n) for n in self.active))
                 for mt in pattern.finditer(m, lo, hi):
                     heapq.heappush(heap, (m.rfind(b"\n", 0, mt.start()) + 1, 0))
+            cap = WINDOW * (8 if fd is not None else 1)
             for n in self.active:
                 if state[n][0] >= lo:
-                    state[n][0] = max(state[n][0], hi)
+                    state[n] = [max(state[n][0], hi), min(cap, max(state[n][1], step * 4))]
             return
         for n in lag:
             a, step = state[n]
@@ -529,6 +588,12 @@ def _push_needle(m: mmap.mmap, needle: bytes, a: int, b: int, heap: list[tuple[i
         if nxt < 0:
             break
         pos = m.find(needle, nxt, b)
+
+
+def _line_at(m: mmap.mmap, start: int, size: int) -> bytes:
+    """The line starting at `start` without its newline and trailing CRs, cut at MAX_LINE."""
+    end = m.find(b"\n", start, start + MAX_LINE)
+    return m[start: min(size, start + MAX_LINE) if end < 0 else end].rstrip(b"\r")
 
 
 def _line_end(m: mmap.mmap, pos: int, size: int) -> int:

@@ -10,9 +10,12 @@ as evidence.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import re
+import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,21 +79,7 @@ def classify_query(query: str) -> tuple[str, str]:
     raise UsageError(f"{query!r} is not an Exim message id, a Postfix queue id, a Message-ID or an email address")
 
 
-class _Prepend:
-    """A read-only stream that first returns `head`, then the rest of `fh` (for sniffing stdin)."""
-
-    def __init__(self, head: bytes, fh: SalvagingReader) -> None:
-        self.head = head
-        self.fh = fh
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            out, self.head = self.head, b""
-            return out
-        return self.fh.read(n)
-
-
-DEFAULT_LIMIT = 500
+DEFAULT_LIMIT = 100
 _HEAD = rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\S* (?:[+-]\d{4} )?(?:\[\d+\] )?(" + exim_fmt.ID_PATTERN.encode() + rb") "
 _QUICK_ID = re.compile(rb"^" + _HEAD + rb"|\]: ([0-9A-Za-z]{6,20}): ")
 
@@ -98,69 +87,190 @@ _ANY_ID = re.compile(exim_fmt.ID_PATTERN.encode())
 # _QUICK_ID's first alternative alone: tried with match() it answers most lines without search()
 # trying the second alternative at every position
 _EXIM_HEAD = re.compile(_HEAD)
+_EXIM_PREFIX = re.compile(exim_fmt.PREFIX.pattern.encode())  # the parser's, on bytes: its group 12 is the id
+_ISO_TIME = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+KEEP_TEXT = 8  # hit lines kept per candidate message to check that the query really names it
 
 
 @dataclass
-class _State:
-    """Shared by the files of one trace: how many matching messages were taken, and the others."""
+class _Source:
+    """One readable log of the trace: stdin and pipes are first copied to a temporary file, so
+    that every source can be read twice (first the query's lines, then the chosen messages')."""
 
-    limit: int
-    found: int = 0
-    over: set[str] = field(default_factory=set)
+    name: str
+    path: Path
+    fmt: LogFormat
+    year: int | None
+    plain: bool  # a regular uncompressed file: mapped and searched in place
+
+
+@dataclass
+class _Candidate:
+    id: str
+    hits: list[tuple[int, int, int]] = field(default_factory=list)  # (source index, line start, line number)
+    texts: list[tuple[int, int, bytes]] = field(default_factory=list)  # (source index, line number, line)
+
+
+def _quick_id(line: bytes) -> bytes | None:
+    """The message id at the head of an Exim line or after a Postfix program's `]: `."""
+    q = _EXIM_HEAD.match(line, 0, 160) or _QUICK_ID.search(line, 0, 160)
+    if q is None:
+        return None
+    return q.group(1) or q.group(2)
+
+
+def _relevant(kind: str, needle: str, ev: LogEvent) -> bool:
+    """Whether a parsed line names the query (an id query: the message or its bounce)."""
+    low = needle.lower()
+    if kind in ("exim_id", "postfix_id"):
+        return ev.message_id == needle or ev.parent_id == needle
+    if ev.header_message_id and ev.header_message_id.lower() == low:
+        return True
+    if kind == "message_id":
+        return False
+    addrs = [ev.sender, ev.recipient, ev.original_recipient, ev.auth_id]
+    addrs.extend(ev.extra.get("recipients", "").split())
+    return any(a is not None and a.lower() == low for a in addrs)
+
+
+class _Window:
+    """since/until on events, and a cheap test on a raw line's leading ISO time (Exim's)."""
+
+    def __init__(self, since: dt.datetime | None, until: dt.datetime | None) -> None:
+        self.since, self.until = since, until
+        self.lo = since.strftime("%Y-%m-%d %H:%M:%S").encode() if since else None
+        # until 10:00:00 includes 10:00:00.5 (a fraction is compared on the parsed event)
+        self.hi = until.strftime("%Y-%m-%d %H:%M:%S").encode() if until else None
+
+    def event(self, ev: LogEvent) -> bool:
+        if ev.time is None:
+            return True
+        t = ev.time.replace(tzinfo=None)
+        return not ((self.since and t < self.since) or (self.until and t > self.until))
+
+    def line(self, line: bytes, src: _Source, line_no: int) -> bool:
+        if self.lo is None and self.hi is None:
+            return True
+        if _ISO_TIME.match(line):
+            t = line[:19]
+            return not ((self.lo and t < self.lo) or (self.hi and t > self.hi))
+        return self.event(src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no))
+
+
+class _Chooser:
+    """First pass of an address or Message-ID query: every line naming the query gives its
+    message id; the newest `limit` messages are traced in full, the others only counted. Only the
+    last few candidates keep their lines, so memory does not grow with the log."""
+
+    def __init__(self, kind: str, needle: str, limit: int, window: _Window, sources: list[_Source]) -> None:
+        self.kind, self.needle, self.limit, self.window, self.sources = kind, needle, limit, window, sources
+        self.recent: OrderedDict[bytes, _Candidate] = OrderedDict()
+        self.seen: set[bytes] = set()
+        self.keep = 2 * limit + 16  # candidates kept: room for those the query does not really name
+
+    def feed(self, si: int, hits: Iterable[tuple[int, int, bytes]]) -> None:
+        """Take the (line start, line number, line) of the lines of source `si` naming the query."""
+        src = self.sources[si]
+        exim = src.fmt.name == "exim"
+        head = _EXIM_HEAD.match if exim else _QUICK_ID.search
+        timed = self.window.lo is not None or self.window.hi is not None
+        recent, seen = self.recent, self.seen
+        for start, line_no, line in hits:  # the hot loop of a busy address: kept lean
+            if timed and not self.window.line(line, src, line_no):
+                continue
+            q = head(line, 0, 160)
+            qid = q.group(1) or q.group(2) if q is not None else self._other_id(src, line, line_no)
+            if qid is None:
+                continue
+            c = recent.get(qid)
+            if c is None:
+                if qid in seen:
+                    continue  # an older message: its first line is before the candidates kept
+                seen.add(qid)
+                c = recent[qid] = _Candidate(qid.decode())
+                if len(recent) > self.keep:
+                    recent.popitem(last=False)
+            c.hits.append((si, start, line_no))
+            if len(c.texts) < KEEP_TEXT:
+                c.texts.append((si, line_no, line))
+
+    @staticmethod
+    def _other_id(src: _Source, line: bytes, line_no: int) -> bytes | None:
+        """The message id of a line without one at the usual place: an Exim line has it at its head,
+        so without one there is no message (a rejection, an authentication failure); other layouts
+        (syslog-wrapped Exim, Postfix programs) are parsed."""
+        if src.fmt.name == "exim" and b"exim[" not in line:  # not syslog-wrapped: the id is in the prefix
+            m = _EXIM_PREFIX.match(line)
+            return m.group(12) if m is not None else None
+        mid = src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no).message_id
+        return mid.encode() if mid is not None else None
+
+    def names_query(self, c: _Candidate) -> bool:
+        for si, line_no, line in c.texts:
+            src = self.sources[si]
+            ev = src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no)
+            if ev.message_id == c.id and self.window.event(ev) and _relevant(self.kind, self.needle, ev):
+                return True
+        return False
+
+    def choose(self) -> tuple[dict[str, _Candidate], int]:
+        """The newest `limit` messages the query names (in log order), and how many others matched."""
+        chosen: list[_Candidate] = []
+        dropped = 0
+        for c in reversed(self.recent.values()):
+            if len(chosen) == self.limit:
+                break
+            if self.names_query(c):
+                chosen.append(c)
+            else:
+                dropped += 1
+        return {c.id: c for c in reversed(chosen)}, len(self.seen) - len(chosen) - dropped
 
 
 class _Collector:
-    """The on_hit callback: parse a matching line, keep relevant events, return new needles."""
+    """The on_hit callback of the second pass: parse the lines of the chosen messages (an id
+    query: of the message and its bounce), keep their events, return new needles."""
 
-    def __init__(self, kind: str, needle: str, fmt: LogFormat, source: str, year: int | None,
-                 since: dt.datetime | None, until: dt.datetime | None, events: dict[str, list[LogEvent]],
-                 cwd: dict[str, tuple[str, str, int]], state: _State) -> None:
+    def __init__(self, kind: str, needle: str, src: _Source, window: _Window, events: dict[str, list[LogEvent]],
+                 cwd: dict[str, tuple[str, str, int]], chosen: dict[str, _Candidate] | None) -> None:
         self.kind = kind
         self.needle = needle
-        self.needle_l = needle.lower()
-        self.fmt = fmt
-        self.source = source
-        self.year = year
-        self.since = since
-        self.until = until
+        self.src = src
+        self.fmt = src.fmt
+        self.window = window
         self.events = events
         self.cwd = cwd
-        self.wanted: set[str] = set()
+        self.chosen = chosen
+        self.wanted: set[str] = set(events)  # ids known from earlier files of a rotated set
         self.scanner: NeedleScanner | None = None
-        self.state = state
-        self.exim = fmt.name == "exim"
+        self.exim = src.fmt.name == "exim"
+
+    def parse(self, raw: bytes, line_no: int) -> LogEvent:
+        return self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.src.year, self.src.name, line_no)
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
-        # The Exim parser takes a message id only from the line's text, and a line without one is
-        # dropped below: such lines are not parsed (a busy address has thousands of id-less
-        # rejections and authentication failures). An Exim id at the start of the line proves one.
-        if self.state.found >= self.state.limit:
-            # Past the limit only lines of messages already followed are parsed; the others are
-            # counted by their id (no parse), so a busy address costs little beyond the limit.
-            q = _EXIM_HEAD.match(hit.line, 0, 160) or _QUICK_ID.search(hit.line, 0, 160)
-            if (q is None or q.group(1) is None) and self.exim and _ANY_ID.search(hit.line) is None:
+        if self.chosen is not None:
+            # Lines of messages that were not chosen are not parsed (a busy address has thousands).
+            qid = _quick_id(hit.line)
+            if qid is None and self.exim and _ANY_ID.search(hit.line) is None:
                 return ()
-            qid = (q.group(1) or q.group(2)).decode() if q else None
-            if qid is not None and qid not in self.wanted and b"<= <> R=" not in hit.line:
-                self.state.over.add(qid)
-                return ()
+            if qid is not None and b"<= <> R=" not in hit.line:
+                q = qid.decode()
+                if q not in self.wanted and q not in self.chosen:
+                    return ()
         elif self.exim and _ANY_ID.search(hit.line) is None:
-            return ()
-        ev = self.fmt.parse_line(hit.text(), self.year, self.source, hit.line_no)
-        if not self._in_window(ev):
-            return ()
+            return ()  # an Exim id at the head of the line, or no message (see _Chooser.feed)
+        ev = self.parse(hit.line, hit.line_no)
         mid = ev.message_id
+        if mid is None or not self.window.event(ev):
+            return ()
         new: list[bytes] = []
-        if mid is None:
-            return ()
         child = ev.kind is EventKind.ARRIVAL and ev.parent_id is not None and ev.parent_id in self.wanted
-        if mid not in self.wanted and not child and not self._relevant(ev):
-            return ()
-        if mid not in self.wanted and not child and self.state.found >= self.state.limit:
-            self.state.over.add(mid)  # counted, not followed: memory stays bounded
-            return ()
         if mid not in self.wanted and not child:
-            self.state.found += 1
+            if self.chosen is not None and mid not in self.chosen:
+                return ()
+            if self.chosen is None and not _relevant(self.kind, self.needle, ev):
+                return ()
         if mid not in self.wanted:
             self.wanted.add(mid)
             new.append(mid.encode())
@@ -182,12 +292,6 @@ class _Collector:
             self._find_cwd(ev, hit.before)
         return new
 
-    def _in_window(self, ev: LogEvent) -> bool:
-        if ev.time is None:
-            return True
-        t = ev.time.replace(tzinfo=None)
-        return not ((self.since and t < self.since) or (self.until and t > self.until))
-
     def _look_back(self, mid: str, hit: Hit) -> None:
         """Lines of a newly found message just before the line that revealed it (Postfix's smtpd
         `client=` line before `message-id=`; an Exim arrival without the recipient list)."""
@@ -197,21 +301,9 @@ class _Collector:
             lines = lines[1:]  # the context was cut: its first piece may be a partial line
         for back, raw in enumerate(reversed(lines), 1):
             if key in raw:
-                ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.year, self.source,
-                                         hit.line_no - back)
-                if ev.message_id == mid and self._in_window(ev):
+                ev = self.parse(raw, hit.line_no - back)
+                if ev.message_id == mid and self.window.event(ev):
                     self.events.setdefault(mid, []).insert(0, ev)
-
-    def _relevant(self, ev: LogEvent) -> bool:
-        if self.kind in ("exim_id", "postfix_id"):
-            return ev.message_id == self.needle or ev.parent_id == self.needle
-        if self.kind == "message_id":
-            return (ev.header_message_id or "").lower() == self.needle_l
-        addrs = [ev.sender, ev.recipient, ev.original_recipient, ev.auth_id]
-        addrs.extend(ev.extra.get("recipients", "").split())
-        if ev.header_message_id and ev.header_message_id.lower() == self.needle_l:
-            return True
-        return any(a is not None and a.lower() == self.needle_l for a in addrs)
 
     def _find_cwd(self, ev: LogEvent, before: bytes) -> None:
         """cPanel logs the script's directory on a `cwd=` line written just before the `<=` line."""
@@ -241,90 +333,148 @@ def trace(
     until: dt.datetime | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> TraceResult:
-    """Find the messages matching `query` in the logs (the first `limit` of them, plus the bounces
-    and warnings they caused) and tell each one's story; `result.more` counts the rest."""
+    """Find the messages matching `query` in the logs and tell each one's story: an id's message
+    (and the bounce or warning it caused); for an address or a Message-ID, the newest `limit`
+    matching messages (and theirs), `result.more` counting the older ones."""
     kind, needle = classify_query(query)
     result = TraceResult(query=query, query_kind=kind, limit=limit)
-    state = _State(limit)
-    files = expand_paths(paths, result.problems)
-    events: dict[str, list[LogEvent]] = {}
-    cwd: dict[str, tuple[str, str, int]] = {}
-    order: list[str] = []
-    since_n, until_n = _naive(since), _naive(until)
-    for path in files:
-        name = "<stdin>" if str(path) == "-" else str(path)
-        result.files.append(name)
-        try:
-            fh = open_binary(path)
-        except OSError as exc:
-            result.problems.append(InputProblem(name, exc.strerror or str(exc)))
-            continue
-        try:
-            _trace_file(fh, name, path, kind, needle, since_n, until_n, events, cwd, result.problems, state)
-        finally:
-            fh.close()
-    for mid, _evs in events.items():
-        if mid not in order:
-            order.append(mid)
+    window = _Window(_naive(since), _naive(until))
+    with contextlib.ExitStack() as cleanup:
+        sources = []
+        for path in expand_paths(paths, result.problems):
+            name = "<stdin>" if str(path) == "-" else str(path)
+            result.files.append(name)
+            src = _open_source(path, name, result.problems, cleanup)
+            if src is not None:
+                sources.append(src)
+        chosen: dict[str, _Candidate] | None = None
+        if kind in ("address", "message_id"):
+            chooser = _Chooser(kind, needle, limit, window, sources)
+            for si, src in enumerate(sources):
+                _first_pass(src, si, needle, chooser, result.problems)
+            chosen, result.more = chooser.choose()
+        events: dict[str, list[LogEvent]] = {}
+        cwd: dict[str, tuple[str, str, int]] = {}
+        reported = {p.source for p in result.problems}
+        for si, src in enumerate(sources):
+            problems: list[InputProblem] = []
+            _second_pass(src, si, kind, needle, window, events, cwd, chosen, problems)
+            result.problems.extend(p for p in problems if p.source not in reported)
     stories = {mid: build_story(mid, evs, cwd.get(mid)) for mid, evs in events.items()}
     _link(stories)
-    result.messages = [stories[m] for m in order]
-    result.more = len(state.over - set(stories))
+    result.messages = list(stories.values())
     return result
 
 
-def _trace_file(fh: IO[bytes], name: str, path: Path, kind: str, needle: str, since: dt.datetime | None,
-                until: dt.datetime | None, events: dict[str, list[LogEvent]], cwd: dict[str, tuple[str, str, int]],
-                problems: list[InputProblem], state: _State) -> None:
-    src = SalvagingReader(fh)
+def _open_source(path: Path, name: str, problems: list[InputProblem], cleanup: contextlib.ExitStack) -> _Source | None:
+    """Check that a log can be read and what format it is in; copy stdin or a pipe to a temporary
+    file (removed when the trace ends). None, with the problem noted, when it cannot be used."""
     try:
-        head = src.read(65536)
-    except (EOFError, OSError, ValueError) as exc:
-        problems.append(InputProblem(name, f"{_corrupt_message(exc)} at the start; nothing could be read"))
-        return
+        if name == "<stdin>" or not path.is_file():
+            path = _spool(open_binary(path) if name != "<stdin>" else sys.stdin.buffer, cleanup)
+        fh = open_binary(path)
+    except OSError as exc:
+        problems.append(InputProblem(name, exc.strerror or str(exc)))
+        return None
+    with fh:
+        plain = isinstance(fh, io.BufferedReader)
+        try:
+            head = SalvagingReader(fh).read(65536)
+        except (EOFError, OSError, ValueError) as exc:
+            problems.append(InputProblem(name, f"{_corrupt_message(exc)} at the start; nothing could be read"))
+            return None
     if looks_binary(head):
         problems.append(InputProblem(name, "binary data, not a text log"))
-        return
+        return None
     fmt = sniff_format([x.decode("utf-8", "replace") for x in head.split(b"\n")[:30]]) if head.strip() else None
     if fmt is None:
         if head.strip():
             problems.append(InputProblem(name, "not a recognised mail log (Exim or Postfix)"))
+        return None
+    return _Source(name, path, fmt, file_year(path) if name != "<stdin>" else None, plain)
+
+
+def _spool(fh: IO[bytes], cleanup: contextlib.ExitStack) -> Path:
+    """Copy a stream that cannot be read twice into a temporary file."""
+    import shutil
+    import tempfile  # here: ~7 ms of start-up that most traces do not need
+
+    tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="maildoctor-trace-"))
+    out = Path(tmp) / "log"
+    with out.open("wb") as dst:
+        shutil.copyfileobj(fh, dst, 1 << 20)
+    return out
+
+
+
+
+def _first_pass(src: _Source, si: int, needle: str, chooser: _Chooser, problems: list[InputProblem]) -> None:
+    scanner = NeedleScanner([needle.encode()], ignore_case=True)
+    if src.plain:
+        for batch in scanner.hit_lines(str(src.path)):
+            chooser.feed(si, batch)
         return
-    collector = _Collector(kind, needle, fmt, name, file_year(path) if name != "<stdin>" else None,
-                           since, until, events, cwd, state)
-    # Ids already known from earlier files of a rotated set keep being followed.
-    collector.wanted.update(events)
+
+    def on_hit(hit: Hit) -> Iterable[bytes]:
+        chooser.feed(si, ((-1, hit.line_no, hit.line),))
+        return ()
+
+    with open_binary(src.path) as stream:
+        scanner.scan(stream, on_hit)
+    _note_error(scanner, src, problems)
+
+
+def _second_pass(src: _Source, si: int, kind: str, needle: str, window: _Window, events: dict[str, list[LogEvent]],
+                 cwd: dict[str, tuple[str, str, int]], chosen: dict[str, _Candidate] | None,
+                 problems: list[InputProblem]) -> None:
+    """Follow the messages through one log: an id query's message, or the chosen messages."""
+    collector = _Collector(kind, needle, src, window, events, cwd, chosen)
+    # messages still open at the end of an older file of the set are followed from the start
     open_ids = [m for m, evs in events.items() if not any(e.kind is EventKind.COMPLETED for e in evs)]
+    triggers: list[tuple[int, int]] = []
+    if chosen is not None:
+        triggers = sorted({(start, n) for c in chosen.values() for s, start, n in c.hits if s == si})
+        if not triggers and not open_ids:
+            return  # nothing of the chosen messages starts or continues here
+    # a plain file's lines of the chosen messages are known from the first pass: the triggers
+    needles = [] if chosen is not None and src.plain else [needle.encode()]
 
     def new_scanner() -> NeedleScanner:
-        sc = NeedleScanner([needle.encode()], ignore_case=kind in ("address", "message_id"))
-        for m in open_ids:  # messages still open at the end of an older file of the set
+        sc = NeedleScanner(needles, ignore_case=kind in ("address", "message_id"))
+        for m in open_ids:
             sc.add(m.encode())
         collector.scanner = sc
         return sc
 
     scanner = new_scanner()
-    if isinstance(fh, io.BufferedReader) and name != "<stdin>" and path.is_file():
-        fh.close()
-        if kind == "exim_id" and fmt.name == "exim":
-            # An Exim id carries its arrival time: start near it instead of reading the whole log.
-            seek: list[int | None] = []
+    if not src.plain:
+        with open_binary(src.path) as stream:
+            scanner.scan(stream, collector)
+    elif chosen is not None:
+        scanner.scan_triggers(str(src.path), triggers, collector)
+    elif kind == "exim_id" and src.fmt.name == "exim":
+        # An Exim id carries its arrival time: start near it instead of reading the whole log.
+        seek: list[int | None] = []
 
-            def start_at(m: Any, size: int) -> int | None:
-                seek.append(seek_offset(m, size, needle))
-                return seek[-1]
+        def start_at(m: Any, size: int) -> int | None:
+            seek.append(seek_offset(m, size, needle))
+            return seek[-1]
 
-            scanner.scan_path(str(path), collector, start_at)
-            found = needle in events or any(e.parent_id == needle for evs in events.values() for e in evs)
-            offset = seek[0] if seek else None
-            if offset is None or found or offset == 0 or offset >= path.stat().st_size:
-                return  # done: read from the start anyway, found, or the message is newer than the file
-            scanner = new_scanner()  # not after the arrival time (clock jumps?): read it all
-        scanner.scan_path(str(path), collector)  # plain file: searched in place through mmap
+        scanner.scan_path(str(src.path), collector, start_at)
+        found = needle in events or any(e.parent_id == needle for evs in events.values() for e in evs)
+        offset = seek[0] if seek else None
+        if not (offset is None or found or offset == 0 or offset >= src.path.stat().st_size):
+            # not after the arrival time (clock jumps?): read it all
+            new_scanner().scan_path(str(src.path), collector)
     else:
-        scanner.scan(_Prepend(head, src), collector)  # type: ignore[arg-type]
+        scanner.scan_path(str(src.path), collector)  # plain file: searched in place
+    _note_error(scanner, src, problems)
+
+
+def _note_error(scanner: NeedleScanner, src: _Source, problems: list[InputProblem]) -> None:
     if scanner.error:
-        problems.append(InputProblem(name, f"{scanner.error} after line {scanner.lines}; lines before it were read"))
+        where = f"after line {scanner.lines}; lines before it were read"
+        problems.append(InputProblem(src.name, f"{scanner.error} {where}"))
 
 
 def _link(stories: dict[str, MessageStory]) -> None:

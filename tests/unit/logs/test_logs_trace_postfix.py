@@ -52,9 +52,15 @@ def test_expired_message_fails_its_deferred_recipients(tmp_path: Path) -> None:
     assert story.recipients[0].status == "failed" and "expired" in (story.recipients[0].last_response or "")
 
 
-def test_limit_counts_the_rest(tmp_path: Path) -> None:
+def test_limit_keeps_the_newest_and_counts_the_rest(tmp_path: Path) -> None:
     log = tmp_path / "maillog"
     log.write_text(LOG)
-    result = trace("bob@client.tld", [log], limit=1)
-    assert [s.id for s in result.messages] == ["4B2C3D1E2F", "5C6D7E8F90"]  # the bounce comes with its parent
-    assert result.more == 1
+    # bob's messages by first line: 4B2C (he sent it), 5C6D (the bounce to him), 7A7A (he sent it)
+    newest = trace("bob@client.tld", [log], limit=1)
+    assert [s.id for s in newest.messages] == ["7A7A7A7A7A"]
+    assert newest.more == 2
+    two = trace("bob@client.tld", [log], limit=2)
+    assert [s.id for s in two.messages] == ["5C6D7E8F90", "7A7A7A7A7A"] and two.more == 1
+    # a chosen message brings the bounce it caused, even past the limit
+    sender = trace("<abc@x.example>", [log], limit=1)
+    assert [s.id for s in sender.messages] == ["4B2C3D1E2F", "5C6D7E8F90"] and sender.more == 0

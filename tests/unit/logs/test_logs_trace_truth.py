@@ -8,6 +8,7 @@ import pytest
 
 from bench.eximgen import load_truth
 from maildoctor.errors import UsageError
+from maildoctor.logs.read import iter_events
 from maildoctor.logs.trace import classify_query, trace
 
 
@@ -56,13 +57,32 @@ def test_address_query_finds_every_message_from_or_to_it(genlog) -> None:  # typ
     for address in (remote, "info@client.example", remote.upper()):
         want = {m.id for m in everything
                 if m.sender.lower() == address.lower() or address.lower() in {r.lower() for r in m.recipients}}
-        got = trace(address, [path])
+        got = trace(address, [path], limit=10**6)
         ids = {s.id for s in got.messages}
-        assert want <= ids, address
+        assert want <= ids and got.more == 0, address
         # the extra ids are bounces and warnings linked to these messages
         for s in got.messages:
             if s.id not in want:
                 assert s.parent_id in want or any(r in want for r in s.related), s.id
+
+
+def test_address_query_shows_the_newest_messages_and_counts_the_others(genlog) -> None:  # type: ignore[no-untyped-def]
+    path, _truth = genlog("mixed")
+    address = "info@client.example"
+    # every message naming the address as sender, recipient or login, by its first line (read with
+    # the plain reader, not trace's scanner)
+    named: dict[str, None] = {}
+    for ev in iter_events([path]):
+        people = [ev.sender, ev.recipient, ev.original_recipient, ev.auth_id, *ev.extra.get("recipients", "").split()]
+        if ev.message_id and address in {(p or "").lower() for p in people}:
+            named.setdefault(ev.message_id)
+    order = list(named)
+    assert len(order) > 30
+    got = trace(address, [path], limit=25)
+    assert [s.id for s in got.messages if s.id in named] == order[-25:]
+    assert got.more == len(order) - 25
+    everything = trace(address, [path], limit=10**6)
+    assert everything.more == 0 and [s.id for s in everything.messages if s.id in named] == order
 
 
 def test_message_id_query(genlog) -> None:  # type: ignore[no-untyped-def]
