@@ -163,12 +163,50 @@ __attribute__((target("avx2,popcnt"))) static inline uint64_t cand64(const char 
     return (uint32_t)_mm256_movemask_epi8(a) | (uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32;
 }
 
+/* The candidates of one 64-byte block at buf + p (rare): report each line holding the needle once.
+ * nlm: the block's newlines, nl: the newlines before it. */
+static void block_hits(Search *S, Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, Py_ssize_t p,
+                       uint64_t nlm, uint64_t cm, Py_ssize_t nl)
+{
+    while (cm) {
+        int bit = __builtin_ctzll(cm);
+        cm &= cm - 1;
+        if (!match_at((const unsigned char *)buf + p + bit, S->n, S->k, S->icase)) continue;
+        uint64_t below = nlm & ((1ull << bit) - 1);
+        Py_ssize_t ls;
+        if (below) {
+            ls = w + p + (63 - __builtin_clzll(below)) + 1;
+        } else { /* the line started before this block: looked for only here, so the loops stay lean */
+            const char *back = p ? memrchr(buf, '\n', (size_t)p) : NULL;
+            ls = back ? w + (back - buf) + 1 : S->line;
+        }
+        if (ls != S->reported) {
+            Py_ssize_t before = nl;
+            for (; below; below &= below - 1) before++;
+            push(h, ls, before);
+            capture(h, buf, L, w, ls, p + bit);
+            S->reported = ls;
+        }
+    }
+}
+
+/* After a wide loop stopped at p: the line being scanned and the newline count. */
+static Py_ssize_t wide_done(Search *S, const char *buf, Py_ssize_t w, Py_ssize_t p, Py_ssize_t nl)
+{
+    if (p) {
+        const char *back = memrchr(buf, '\n', (size_t)p);
+        if (back) S->line = w + (back - buf) + 1;
+    }
+    S->nl = nl;
+    return p;
+}
+
 /* The SSE2 loop below, 64 positions at a time, for CPUs with AVX2 (checked at run time): the
  * compares cost less per byte, so the scan stays bound by copying the file. Returns where it stopped. */
 __attribute__((target("avx2,popcnt"))) static Py_ssize_t scan_avx2(Search *S, Hits *h, const char *buf, Py_ssize_t P,
                                                                     Py_ssize_t L, Py_ssize_t w)
 {
-    Py_ssize_t p = 0, k = S->k, j = k - 1, i0 = S->i0, i1 = S->i1, nl = S->nl;
+    Py_ssize_t p = 0, j = S->k - 1, i0 = S->i0, i1 = S->i1, nl = S->nl;
     const __m256i vnl = _mm256_set1_epi8('\n');
     const __m256i v0 = _mm256_set1_epi8((char)S->c0), v1 = _mm256_set1_epi8((char)S->c1);
     const __m256i m0 = _mm256_set1_epi8((char)S->f0), m1 = _mm256_set1_epi8((char)S->f1);
@@ -178,33 +216,31 @@ __attribute__((target("avx2,popcnt"))) static Py_ssize_t scan_avx2(Search *S, Hi
                        (uint64_t)(uint32_t)_mm256_movemask_epi8(
                            _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), vnl)) << 32;
         uint64_t cm = cand64(q, i0, i1, v0, v1, m0, m1);
-        while (__builtin_expect(cm != 0, 0)) {
-            int bit = __builtin_ctzll(cm);
-            cm &= cm - 1;
-            if (!match_at((const unsigned char *)q + bit, S->n, k, S->icase)) continue;
-            uint64_t below = nlm & ((1ull << bit) - 1);
-            Py_ssize_t ls;
-            if (below) {
-                ls = w + p + (63 - __builtin_clzll(below)) + 1;
-            } else { /* the line started before this block: found only for hits (the loop stays lean) */
-                const char *back = p ? memrchr(buf, '\n', (size_t)p) : NULL;
-                ls = back ? w + (back - buf) + 1 : S->line;
-            }
-            if (ls != S->reported) {
-                push(h, ls, nl + __builtin_popcountll(below));
-                capture(h, buf, L, w, ls, p + bit);
-                S->reported = ls;
-            }
-        }
+        if (__builtin_expect(cm != 0, 0)) block_hits(S, h, buf, L, w, p, nlm, cm, nl);
         nl += __builtin_popcountll(nlm);
         p += 64;
     }
-    if (p) {
-        const char *back = memrchr(buf, '\n', (size_t)p);
-        if (back) S->line = w + (back - buf) + 1;
+    return wide_done(S, buf, w, p, nl);
+}
+
+/* The same with AVX-512 (BW): one compare per 64 bytes gives a mask directly. */
+__attribute__((target("avx512f,avx512bw,popcnt"))) static Py_ssize_t scan_avx512(Search *S, Hits *h, const char *buf,
+                                                                                  Py_ssize_t P, Py_ssize_t L, Py_ssize_t w)
+{
+    Py_ssize_t p = 0, j = S->k - 1, i0 = S->i0, i1 = S->i1, nl = S->nl;
+    const __m512i vnl = _mm512_set1_epi8('\n');
+    const __m512i v0 = _mm512_set1_epi8((char)S->c0), v1 = _mm512_set1_epi8((char)S->c1);
+    const __m512i m0 = _mm512_set1_epi8((char)S->f0), m1 = _mm512_set1_epi8((char)S->f1);
+    while (p + 64 <= P && p + 64 + j <= L) {
+        const char *q = buf + p;
+        uint64_t nlm = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)q), vnl);
+        __mmask64 c0 = _mm512_cmpeq_epi8_mask(_mm512_or_si512(_mm512_loadu_si512((const void *)(q + i0)), m0), v0);
+        uint64_t cm = _mm512_mask_cmpeq_epi8_mask(c0, _mm512_or_si512(_mm512_loadu_si512((const void *)(q + i1)), m1), v1);
+        if (__builtin_expect(cm != 0, 0)) block_hits(S, h, buf, L, w, p, nlm, cm, nl);
+        nl += __builtin_popcountll(nlm);
+        p += 64;
     }
-    S->nl = nl;
-    return p;
+    return wide_done(S, buf, w, p, nl);
 }
 
 /* count_nl with AVX2 and the popcnt instruction (the baseline build calls a library popcount). */
@@ -219,11 +255,17 @@ __attribute__((target("avx2,popcnt"))) static Py_ssize_t count_nl_avx2(const cha
     for (; p < e; p++) n += *p == '\n';
     return n;
 }
-static int avx2_ok = -1;
+static int avx2_ok = -1, avx512_ok = -1;
+/* MAILDOCTOR_NO_AVX2=1 (no wide loop) and MAILDOCTOR_NO_AVX512=1 let tests compare the three loops */
 static int use_avx2(void)
 {
     if (avx2_ok < 0) avx2_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? 1 : 0;
     return avx2_ok && !getenv("MAILDOCTOR_NO_AVX2");
+}
+static int use_avx512(void)
+{
+    if (avx512_ok < 0) avx512_ok = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("popcnt") ? 1 : 0;
+    return avx512_ok && use_avx2() && !getenv("MAILDOCTOR_NO_AVX512");
 }
 #endif
 
@@ -231,7 +273,8 @@ static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize
 {
     Py_ssize_t p = 0, k = S->k, j = k - 1;
 #ifdef HAVE_AVX2_PATH
-    if (use_avx2()) p = scan_avx2(S, h, buf, P, L, w);
+    if (use_avx512()) p = scan_avx512(S, h, buf, P, L, w);
+    else if (use_avx2()) p = scan_avx2(S, h, buf, P, L, w);
 #endif
 #ifdef __SSE2__
     const __m128i vnl = _mm_set1_epi8('\n');
@@ -278,6 +321,81 @@ static void scan_buf(Search *S, Hits *h, const char *buf, Py_ssize_t P, Py_ssize
 
 #define CHUNK (256 << 10)
 
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int is_alnum(unsigned char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+
+/* An Exim message id (16 or 23 characters) at s[0..n): its length, or 0. */
+static Py_ssize_t exim_id_at(const unsigned char *s, Py_ssize_t n)
+{
+    static const char *forms[2] = {"aaaaaa-aaaaaaaaaaa-aaaa", "aaaaaa-aaaaaa-aa"};
+    for (int f = 0; f < 2; f++) {
+        Py_ssize_t k = (Py_ssize_t)strlen(forms[f]), i = 0;
+        if (n < k) continue;
+        while (i < k && (forms[f][i] == '-' ? s[i] == '-' : is_alnum(s[i]))) i++;
+        if (i == k) return k;
+    }
+    return 0;
+}
+
+/* The message id in an Exim line's prefix, as logs.exim.PREFIX's group 12 gives it:
+ * `DATE TIME[.ffffff][ +ZONE][ [PID[:N]]][ ID]( |$)`. Its length (0: none) and offset in *at. */
+static Py_ssize_t exim_head_id(const unsigned char *s, Py_ssize_t n, Py_ssize_t *at)
+{
+    static const char *date = "dddd-dd-dd dd:dd:dd";
+    if (n < 19) return 0;
+    for (int i = 0; i < 19; i++)
+        if (date[i] == 'd' ? !is_digit(s[i]) : s[i] != (unsigned char)date[i]) return 0;
+    Py_ssize_t p = 19, q;
+    if (p < n && s[p] == '.') {
+        for (q = p + 1; q < n && q - p <= 6 && is_digit(s[q]); q++) {}
+        if (q > p + 1) p = q;
+    }
+    if (p + 6 <= n && s[p] == ' ' && (s[p + 1] == '+' || s[p + 1] == '-') && is_digit(s[p + 2]) &&
+        is_digit(s[p + 3]) && is_digit(s[p + 4]) && is_digit(s[p + 5]))
+        p += 6;
+    if (p + 2 < n && s[p] == ' ' && s[p + 1] == '[') {
+        for (q = p + 2; q < n && is_digit(s[q]); q++) {}
+        if (q > p + 2 && q < n && s[q] == ':') {
+            Py_ssize_t r;
+            for (r = q + 1; r < n && is_digit(s[r]); r++) {}
+            q = r > q + 1 ? r : -1;
+        }
+        if (q > p + 2 && q < n && s[q] == ']') p = q + 1;
+    }
+    if (p >= n || s[p] != ' ') return 0;
+    Py_ssize_t k = exim_id_at(s + p + 1, n - p - 1);
+    if (!k || (p + 1 + k < n && s[p + 1 + k] != ' ')) return 0;
+    *at = p + 1;
+    return k;
+}
+
+/* A Postfix queue id: `]: QUEUEID: ` ending within the first 160 bytes (trace's quick id test). */
+static Py_ssize_t postfix_id(const unsigned char *s, Py_ssize_t n, Py_ssize_t *at)
+{
+    Py_ssize_t lim = n < 160 ? n : 160;
+    for (Py_ssize_t i = 0; i + 3 <= lim; i++) {
+        if (s[i] != ']' || s[i + 1] != ':' || s[i + 2] != ' ') continue;
+        Py_ssize_t j = i + 3;
+        while (j < lim && is_alnum(s[j])) j++;
+        Py_ssize_t k = j - (i + 3);
+        if (k >= 6 && k <= 20 && j + 2 <= lim && s[j] == ':' && s[j + 1] == ' ') {
+            *at = i + 3;
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* The message id of a line by id_mode (1: Exim prefix, 2: Postfix), or None. */
+static PyObject *line_id(const char *line, Py_ssize_t n, int mode)
+{
+    Py_ssize_t at = 0, k = 0;
+    if (mode == 1) k = exim_head_id((const unsigned char *)line, n, &at);
+    else if (mode == 2) k = postfix_id((const unsigned char *)line, n, &at);
+    if (!k) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(line + at, k);
+}
+
 /* The text of the hits whose line was not whole in a read buffer (buf: MAXLINE bytes). */
 static void read_missing(int fd, Hits *h, char *buf, int *err)
 {
@@ -312,10 +430,10 @@ static void free_hits(Hits *h)
 static PyObject *py_find_lines(PyObject *self, PyObject *args)
 {
     Py_buffer nd;
-    int fd, icase, with_text = 0;
+    int fd, icase, with_text = 0, id_mode = 0;
     Py_ssize_t a, b, i0 = 0, i1 = -1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iy*pnn|nnp", &fd, &nd, &icase, &a, &b, &i0, &i1, &with_text)) return NULL;
+    if (!PyArg_ParseTuple(args, "iy*pnn|nnpi", &fd, &nd, &icase, &a, &b, &i0, &i1, &with_text, &id_mode)) return NULL;
     if (nd.len == 0 || nd.len > CHUNK / 2) {
         PyBuffer_Release(&nd);
         PyErr_SetString(PyExc_ValueError, "needle empty or too long");
@@ -374,7 +492,8 @@ static PyObject *py_find_lines(PyObject *self, PyObject *args)
     out = PyList_New(h.n);
     if (!out) goto done;
     for (Py_ssize_t i = 0; i < h.n; i++) {
-        PyObject *t = with_text ? Py_BuildValue("(nny#)", h.starts[i], h.before[i], h.arena + h.toff[i], h.tlen[i])
+        PyObject *t = with_text ? Py_BuildValue("(nny#N)", h.starts[i], h.before[i], h.arena + h.toff[i], h.tlen[i],
+                                                line_id(h.arena + h.toff[i], h.tlen[i], id_mode))
                                 : Py_BuildValue("(nn)", h.starts[i], h.before[i]);
         if (!t) { Py_CLEAR(out); goto done; }
         PyList_SET_ITEM(out, i, t);
@@ -589,9 +708,10 @@ done:
 
 static PyMethodDef methods[] = {
     {"find_lines", py_find_lines, METH_VARARGS,
-     "find_lines(fd, needle, ignore_case, start, end, i0=0, i1=-1, with_text=False) -> ([(line_start, "
-     "newlines_before[, line])], newlines); i0, i1: the needle positions compared first (say, its rarest bytes); "
-     "line: the text without its newline and trailing CRs, cut at 64 KiB"},
+     "find_lines(fd, needle, ignore_case, start, end, i0=0, i1=-1, with_text=False, id_mode=0) -> ([(line_start, "
+     "newlines_before[, line, id])], newlines); i0, i1: the needle positions compared first (say, its rarest "
+     "bytes); line: the text without its newline and trailing CRs, cut at 64 KiB; id: the message id of the line "
+     "(id_mode 1: in an Exim line's prefix, 2: a Postfix queue id) or None"},
     {"find_line_starts", py_find_line_starts, METH_VARARGS,
      "find_line_starts(fd, needles, start, end) -> sorted starts of the lines holding any needle"},
     {"count_newlines", py_count_newlines, METH_VARARGS, "count_newlines(fd, start, end) -> int"},

@@ -32,6 +32,8 @@ from functools import partial
 from types import ModuleType
 from typing import IO, Any
 
+from maildoctor.logs import exim
+
 _accel: ModuleType | None
 try:  # the optional C accelerator (same results, several times faster)
     from maildoctor.logs import _find as _accel
@@ -171,6 +173,24 @@ def _count_nl_fd(fd: int, a: int, b: int, workers: int) -> int:
     return sum(_on_threads([partial(count, fd, r, min(b, r + step)) for r in range(a, b, step)]))
 
 
+NO_IDS, EXIM_IDS, POSTFIX_IDS = 0, 1, 2  # `line_id` modes
+_EXIM_PREFIX = re.compile(exim.PREFIX.pattern.encode())  # the Exim parser's prefix, on bytes: group 12 is the id
+_POSTFIX_ID = re.compile(rb"\]: ([0-9A-Za-z]{6,20}): ")
+
+
+def line_id(line: bytes, mode: int) -> bytes | None:
+    """The message id of a log line as the accelerator finds it: EXIM_IDS, the id in an Exim line's
+    prefix (what the Exim parser takes); POSTFIX_IDS, a queue id after a program's `]: ` within
+    the first 160 bytes."""
+    if mode == EXIM_IDS:
+        m = _EXIM_PREFIX.match(line)
+        return m.group(12) if m is not None else None
+    if mode == POSTFIX_IDS:
+        m = _POSTFIX_ID.search(line, 0, 160)
+        return m.group(1) if m is not None else None
+    return None
+
+
 OnHit = Callable[[Hit], Iterable[bytes]]
 StartAt = Callable[[mmap.mmap, int], "int | None"]
 
@@ -308,10 +328,11 @@ class NeedleScanner:
             finally:
                 self._fd = None
 
-    def hit_lines(self, path: str) -> Iterator[list[tuple[int, int, bytes]]]:
+    def hit_lines(self, path: str, id_mode: int = NO_IDS) -> Iterator[list[tuple[int, int, bytes, bytes | None]]]:
         """The lines of a plain file holding a permanent needle, as batches of (line start, line
-        number, line) in file order. The accelerator searches the file in rounds of parts (one per
-        thread) and returns each line with its hit, so memory stays bounded by a round's hits."""
+        number, line, message id: see `line_id`) in file order. The accelerator searches the file in
+        rounds of parts (one per thread) and returns each line (and its id) with its hit, so memory
+        stays bounded by a round's hits."""
         with open(path, "rb") as fh:
             fd = fh.fileno()
             size = os.fstat(fd).st_size
@@ -322,7 +343,8 @@ class NeedleScanner:
                 if not use_accel():
                     hits = self._first_phase(path, m, size, fd)
                     for i in range(0, len(hits), BATCH_LINES):
-                        yield [(s, n, _line_at(m, s, size)) for s, n in hits[i: i + BATCH_LINES]]
+                        lines = [(s, n, _line_at(m, s, size)) for s, n in hits[i: i + BATCH_LINES]]
+                        yield [(s, n, text, line_id(text, id_mode)) for s, n, text in lines]
                     self.lines += 0 if last_nl else 1
                     return
                 assert _accel is not None
@@ -330,7 +352,7 @@ class NeedleScanner:
                 pairs = [_rare_pair(m[: 1 << 16], n, self.ignore_case) for n in self.permanent]
             per = len(self.permanent)
             find = partial(_accel.find_lines, fd)
-            rounds = [[partial(find, n, self.ignore_case, a, b, i0, i1, True)
+            rounds = [[partial(find, n, self.ignore_case, a, b, i0, i1, True, id_mode)
                        for a, b in ranges[r0: r0 + self.workers]
                        for n, (i0, i1) in zip(self.permanent, pairs, strict=True)]
                       for r0 in range(0, len(ranges), self.workers)]
@@ -338,9 +360,9 @@ class NeedleScanner:
             for calls in rounds:
                 results = _on_threads(calls) if len(calls) > 1 else [calls[0]()]
                 for k in range(0, len(results), per):
-                    found: list[tuple[int, int, bytes]] = []
+                    found: list[tuple[int, int, bytes, bytes | None]] = []
                     for hits, _ in results[k: k + per]:
-                        found.extend((s, base + before + 1, line) for s, before, line in hits)
+                        found.extend((s, base + before + 1, line, mid) for s, before, line, mid in hits)
                     if per > 1:  # a line holding two needles once, in file order
                         found = sorted({h[0]: h for h in found}.values())
                     base += results[k][1]  # the part's newlines (the same for each needle)
@@ -471,7 +493,7 @@ class NeedleScanner:
         """Search lagging follow-up needles one step further (many at once with one regex, or in
         one read by the accelerator)."""
         fd = self._fd if use_accel() else None
-        if len(lag) >= (2 if fd is not None else BATCH):
+        if fd is not None or len(lag) >= BATCH:
             # all the active needles at once, in growing steps like a single needle's (a message
             # that never completes is searched to the end of the file in a few large reads)
             lo = min(state[n][0] for n in lag)

@@ -15,7 +15,7 @@ import datetime as dt
 import io
 import re
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from maildoctor.logs.read import (
     looks_binary,
     open_binary,
 )
-from maildoctor.logs.scan import CONTEXT, Hit, NeedleScanner
+from maildoctor.logs.scan import BATCH_LINES, CONTEXT, EXIM_IDS, POSTFIX_IDS, Hit, NeedleScanner, line_id
 from maildoctor.logs.seek import seek_offset
 from maildoctor.logs.story import MessageStory, build_story
 
@@ -87,7 +87,6 @@ _ANY_ID = re.compile(exim_fmt.ID_PATTERN.encode())
 # _QUICK_ID's first alternative alone: tried with match() it answers most lines without search()
 # trying the second alternative at every position
 _EXIM_HEAD = re.compile(_HEAD)
-_EXIM_PREFIX = re.compile(exim_fmt.PREFIX.pattern.encode())  # the parser's, on bytes: its group 12 is the id
 _ISO_TIME = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 KEEP_TEXT = 8  # hit lines kept per candidate message to check that the query really names it
 
@@ -104,10 +103,15 @@ class _Source:
     plain: bool  # a regular uncompressed file: mapped and searched in place
 
 
+Hit4 = tuple[int, int, bytes, "bytes | None"]  # a first-pass line: (line start, line number, line, message id)
+
+
 @dataclass
 class _Candidate:
     id: str
-    hits: list[tuple[int, int, int]] = field(default_factory=list)  # (source index, line start, line number)
+    # (source index, line start, line number) of its lines in the batches kept: the second pass
+    # starts there and follows the id (every line of a message holds its id)
+    hits: list[tuple[int, int, int]] = field(default_factory=list)
     texts: list[tuple[int, int, bytes]] = field(default_factory=list)  # (source index, line number, line)
 
 
@@ -159,49 +163,43 @@ class _Window:
 
 class _Chooser:
     """First pass of an address or Message-ID query: every line naming the query gives its
-    message id; the newest `limit` messages are traced in full, the others only counted. Only the
-    last few candidates keep their lines, so memory does not grow with the log."""
+    message id; the newest `limit` messages are traced in full, the others only counted.
+
+    Lines come in batches in log order. A batch is kept only while it holds some of the newest
+    `keep` first appearances, so memory does not grow with the log, and the lines of a busy
+    address cost set operations, not a Python step each."""
 
     def __init__(self, kind: str, needle: str, limit: int, window: _Window, sources: list[_Source]) -> None:
         self.kind, self.needle, self.limit, self.window, self.sources = kind, needle, limit, window, sources
-        self.recent: OrderedDict[bytes, _Candidate] = OrderedDict()
         self.seen: set[bytes] = set()
         self.keep = 2 * limit + 16  # candidates kept: room for those the query does not really name
+        self.tail: deque[tuple[int, list[Hit4], set[bytes]]] = deque()  # (source, lines, ids first seen there)
+        self.tail_new = 0
 
-    def feed(self, si: int, hits: Iterable[tuple[int, int, bytes]]) -> None:
-        """Take the (line start, line number, line) of the lines of source `si` naming the query."""
+    def feed(self, si: int, hits: list[Hit4]) -> None:
+        """Take a batch of (line start, line number, line, message id or None) of the lines of
+        source `si` naming the query (the id as `scan.line_id` finds it), in log order."""
         src = self.sources[si]
-        exim = src.fmt.name == "exim"
-        head = _EXIM_HEAD.match if exim else _QUICK_ID.search
-        timed = self.window.lo is not None or self.window.hi is not None
-        recent, seen = self.recent, self.seen
-        for start, line_no, line in hits:  # the hot loop of a busy address: kept lean
-            if timed and not self.window.line(line, src, line_no):
-                continue
-            q = head(line, 0, 160)
-            qid = q.group(1) or q.group(2) if q is not None else self._other_id(src, line, line_no)
-            if qid is None:
-                continue
-            c = recent.get(qid)
-            if c is None:
-                if qid in seen:
-                    continue  # an older message: its first line is before the candidates kept
-                seen.add(qid)
-                c = recent[qid] = _Candidate(qid.decode())
-                if len(recent) > self.keep:
-                    recent.popitem(last=False)
-            c.hits.append((si, start, line_no))
-            if len(c.texts) < KEEP_TEXT:
-                c.texts.append((si, line_no, line))
+        if self.window.lo is not None or self.window.hi is not None:
+            hits = [h for h in hits if self.window.line(h[2], src, h[1])]
+        if any(h[3] is None for h in hits):
+            hits = [h if h[3] is not None else (*h[:3], self._other_id(src, h[2], h[1])) for h in hits]
+        new = {h[3] for h in hits if h[3] is not None} - self.seen
+        if not new:
+            return  # lines of older messages only (the second pass follows their ids anyway)
+        self.seen |= new
+        self.tail.append((si, hits, new))
+        self.tail_new += len(new)
+        while self.tail_new - len(self.tail[0][2]) >= self.keep:
+            self.tail_new -= len(self.tail.popleft()[2])
 
     @staticmethod
     def _other_id(src: _Source, line: bytes, line_no: int) -> bytes | None:
-        """The message id of a line without one at the usual place: an Exim line has it at its head,
-        so without one there is no message (a rejection, an authentication failure); other layouts
-        (syslog-wrapped Exim, Postfix programs) are parsed."""
-        if src.fmt.name == "exim" and b"exim[" not in line:  # not syslog-wrapped: the id is in the prefix
-            m = _EXIM_PREFIX.match(line)
-            return m.group(12) if m is not None else None
+        """The message id of a line without one at the usual place. An Exim line has it in its
+        prefix, so without one there is no message (a rejection, an authentication failure) unless
+        the line is syslog-wrapped; other lines are parsed."""
+        if src.fmt.name == "exim" and b"exim[" not in line:
+            return None
         mid = src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no).message_id
         return mid.encode() if mid is not None else None
 
@@ -213,11 +211,28 @@ class _Chooser:
                 return True
         return False
 
+    def candidates(self) -> OrderedDict[bytes, _Candidate]:
+        """The messages first seen in the batches kept, by first appearance."""
+        found: OrderedDict[bytes, _Candidate] = OrderedDict()
+        for si, hits, new in self.tail:
+            for start, line_no, line, qid in hits:
+                if qid is None:
+                    continue
+                c = found.get(qid)
+                if c is None:
+                    if qid not in new:
+                        continue  # first seen in an older batch
+                    c = found[qid] = _Candidate(qid.decode())
+                c.hits.append((si, start, line_no))
+                if len(c.texts) < KEEP_TEXT:
+                    c.texts.append((si, line_no, line))
+        return found
+
     def choose(self) -> tuple[dict[str, _Candidate], int]:
         """The newest `limit` messages the query names (in log order), and how many others matched."""
         chosen: list[_Candidate] = []
         dropped = 0
-        for c in reversed(self.recent.values()):
+        for c in reversed(self.candidates().values()):
             if len(chosen) == self.limit:
                 break
             if self.names_query(c):
@@ -410,17 +425,24 @@ def _spool(fh: IO[bytes], cleanup: contextlib.ExitStack) -> Path:
 
 def _first_pass(src: _Source, si: int, needle: str, chooser: _Chooser, problems: list[InputProblem]) -> None:
     scanner = NeedleScanner([needle.encode()], ignore_case=True)
+    mode = EXIM_IDS if src.fmt.name == "exim" else POSTFIX_IDS
     if src.plain:
-        for batch in scanner.hit_lines(str(src.path)):
-            chooser.feed(si, batch)
+        for lines in scanner.hit_lines(str(src.path), mode):
+            chooser.feed(si, lines)
         return
 
+    batch: list[Hit4] = []
+
     def on_hit(hit: Hit) -> Iterable[bytes]:
-        chooser.feed(si, ((-1, hit.line_no, hit.line),))
+        batch.append((-1, hit.line_no, hit.line, line_id(hit.line, mode)))
+        if len(batch) >= BATCH_LINES:
+            chooser.feed(si, batch[:])
+            batch.clear()
         return ()
 
     with open_binary(src.path) as stream:
         scanner.scan(stream, on_hit)
+    chooser.feed(si, batch)
     _note_error(scanner, src, problems)
 
 
