@@ -91,8 +91,9 @@ static void push(Hits *h, Py_ssize_t start, Py_ssize_t before)
 
 static Py_ssize_t line_len(const char *p, Py_ssize_t room)
 {
-    const char *nl = memchr(p, '\n', (size_t)(room < MAXLINE ? room : MAXLINE));
-    Py_ssize_t k = nl ? nl - p : MAXLINE;
+    Py_ssize_t lim = room < MAXLINE ? room : MAXLINE;
+    const char *nl = memchr(p, '\n', (size_t)lim);
+    Py_ssize_t k = nl ? nl - p : lim;
     while (k > 0 && p[k - 1] == '\r') k--;
     return k;
 }
@@ -369,7 +370,7 @@ static Py_ssize_t exim_head_id(const unsigned char *s, Py_ssize_t n, Py_ssize_t 
     return k;
 }
 
-/* A Postfix queue id: `]: QUEUEID: ` ending within the first 160 bytes (trace's quick id test). */
+/* A Postfix queue id: `]: QUEUEID: ` ending within the first 160 bytes (not NOQUEUE). */
 static Py_ssize_t postfix_id(const unsigned char *s, Py_ssize_t n, Py_ssize_t *at)
 {
     Py_ssize_t lim = n < 160 ? n : 160;
@@ -378,6 +379,7 @@ static Py_ssize_t postfix_id(const unsigned char *s, Py_ssize_t n, Py_ssize_t *a
         Py_ssize_t j = i + 3;
         while (j < lim && is_alnum(s[j])) j++;
         Py_ssize_t k = j - (i + 3);
+        if (k == 7 && memcmp(s + i + 3, "NOQUEUE", 7) == 0) continue; /* a rejection: no message */
         if (k >= 6 && k <= 20 && j + 2 <= lim && s[j] == ':' && s[j + 1] == ' ') {
             *at = i + 3;
             return k;

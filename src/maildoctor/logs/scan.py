@@ -175,7 +175,7 @@ def _count_nl_fd(fd: int, a: int, b: int, workers: int) -> int:
 
 NO_IDS, EXIM_IDS, POSTFIX_IDS = 0, 1, 2  # `line_id` modes
 _EXIM_PREFIX = re.compile(exim.PREFIX.pattern.encode())  # the Exim parser's prefix, on bytes: group 12 is the id
-_POSTFIX_ID = re.compile(rb"\]: ([0-9A-Za-z]{6,20}): ")
+_POSTFIX_ID = re.compile(rb"\]: (?!NOQUEUE: )([0-9A-Za-z]{6,20}): ")
 
 
 def line_id(line: bytes, mode: int) -> bytes | None:
