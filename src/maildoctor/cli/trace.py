@@ -159,8 +159,8 @@ def render_result(console: Console, result: TraceResult) -> None:
     for s in result.messages:
         render_story(console, s)
     if result.more:
-        console.print(f"[yellow]{result.more} more matching messages not shown (--limit {result.limit}); "
-                      "narrow the search with --since/--until or raise --limit[/]\n")
+        console.print(f"[yellow]{result.more} older matching messages not shown (the newest {result.limit} are: "
+                      "--limit); go back in time with --since/--until or raise --limit[/]\n")
 
 
 @click.command("trace")
@@ -175,7 +175,7 @@ def render_result(console: Console, result: TraceResult) -> None:
 @click.option("--since", metavar="TIME", help="Only lines at or after TIME (2026-11-27, '2026-11-27 10:00', 2h, 3d).")
 @click.option("--until", metavar="TIME", help="Only lines at or before TIME.")
 @click.option("--limit", type=click.IntRange(min=1), default=DEFAULT_LIMIT, show_default=True,
-              help="Trace at most this many matching messages (the rest are counted); bounds memory.")
+              help="For an address or Message-ID: trace the newest this many messages (older ones are counted).")
 @root_option
 @format_option
 def command(query: str, logs: tuple[str, ...], since: str | None, until: str | None, limit: int, root: Path,

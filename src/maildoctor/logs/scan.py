@@ -174,6 +174,7 @@ def _count_nl_fd(fd: int, a: int, b: int, workers: int) -> int:
 
 
 NO_IDS, EXIM_IDS, POSTFIX_IDS = 0, 1, 2  # `line_id` modes
+LineHit = tuple[int, int, bytes, "bytes | None"]  # `hit_lines`: (line start, newlines before - base, line, id)
 _EXIM_PREFIX = re.compile(exim.PREFIX.pattern.encode())  # the Exim parser's prefix, on bytes: group 12 is the id
 _POSTFIX_ID = re.compile(rb"\]: (?!NOQUEUE: )([0-9A-Za-z]{6,20}): ")
 
@@ -328,11 +329,14 @@ class NeedleScanner:
             finally:
                 self._fd = None
 
-    def hit_lines(self, path: str, id_mode: int = NO_IDS) -> Iterator[list[tuple[int, int, bytes, bytes | None]]]:
-        """The lines of a plain file holding a permanent needle, as batches of (line start, line
-        number, line, message id: see `line_id`) in file order. The accelerator searches the file in
+    def hit_lines(self, path: str, id_mode: int = NO_IDS) -> Iterator[tuple[int, list[LineHit]]]:
+        """The lines of a plain file holding the (single) permanent needle, as batches in file
+        order: (base, [(line start, newlines before it minus base, line, message id: see
+        `line_id`)]), the line number being base + before + 1. The accelerator searches the file in
         rounds of parts (one per thread) and returns each line (and its id) with its hit, so memory
-        stays bounded by a round's hits."""
+        stays bounded by a round's hits and no Python step is spent on a line the caller skips."""
+        if len(self.permanent) != 1:
+            raise ValueError("hit_lines searches one needle")
         with open(path, "rb") as fh:
             fd = fh.fileno()
             size = os.fstat(fd).st_size
@@ -343,31 +347,21 @@ class NeedleScanner:
                 if not use_accel():
                     hits = self._first_phase(path, m, size, fd)
                     for i in range(0, len(hits), BATCH_LINES):
-                        lines = [(s, n, _line_at(m, s, size)) for s, n in hits[i: i + BATCH_LINES]]
-                        yield [(s, n, text, line_id(text, id_mode)) for s, n, text in lines]
+                        lines = [(s, n - 1, _line_at(m, s, size)) for s, n in hits[i: i + BATCH_LINES]]
+                        yield 0, [(s, n, text, line_id(text, id_mode)) for s, n, text in lines]
                     self.lines += 0 if last_nl else 1
                     return
                 assert _accel is not None
                 ranges = _split(m, 0, size, max(1, -(-size // PART)))
-                pairs = [_rare_pair(m[: 1 << 16], n, self.ignore_case) for n in self.permanent]
-            per = len(self.permanent)
-            find = partial(_accel.find_lines, fd)
-            rounds = [[partial(find, n, self.ignore_case, a, b, i0, i1, True, id_mode)
-                       for a, b in ranges[r0: r0 + self.workers]
-                       for n, (i0, i1) in zip(self.permanent, pairs, strict=True)]
-                      for r0 in range(0, len(ranges), self.workers)]
+                i0, i1 = _rare_pair(m[: 1 << 16], self.permanent[0], self.ignore_case)
+            find = partial(_accel.find_lines, fd, self.permanent[0], self.ignore_case)
             base = 0
-            for calls in rounds:
-                results = _on_threads(calls) if len(calls) > 1 else [calls[0]()]
-                for k in range(0, len(results), per):
-                    found: list[tuple[int, int, bytes, bytes | None]] = []
-                    for hits, _ in results[k: k + per]:
-                        found.extend((s, base + before + 1, line, mid) for s, before, line, mid in hits)
-                    if per > 1:  # a line holding two needles once, in file order
-                        found = sorted({h[0]: h for h in found}.values())
-                    base += results[k][1]  # the part's newlines (the same for each needle)
-                    if found:
-                        yield found
+            for r0 in range(0, len(ranges), self.workers):
+                calls = [partial(find, a, b, i0, i1, True, id_mode) for a, b in ranges[r0: r0 + self.workers]]
+                for hits, lines in _on_threads(calls) if len(calls) > 1 else [calls[0]()]:
+                    if hits:
+                        yield base, hits
+                    base += lines
             self.lines = base + (0 if last_nl else 1)
 
     def scan_triggers(self, path: str, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:

@@ -35,7 +35,16 @@ from maildoctor.logs.read import (
     looks_binary,
     open_binary,
 )
-from maildoctor.logs.scan import BATCH_LINES, CONTEXT, EXIM_IDS, POSTFIX_IDS, Hit, NeedleScanner, line_id
+from maildoctor.logs.scan import (
+    BATCH_LINES,
+    CONTEXT,
+    EXIM_IDS,
+    POSTFIX_IDS,
+    Hit,
+    LineHit,
+    NeedleScanner,
+    line_id,
+)
 from maildoctor.logs.seek import seek_offset
 from maildoctor.logs.story import MessageStory, build_story
 
@@ -103,7 +112,6 @@ class _Source:
     plain: bool  # a regular uncompressed file: mapped and searched in place
 
 
-Hit4 = tuple[int, int, bytes, "bytes | None"]  # a first-pass line: (line start, line number, line, message id)
 
 
 @dataclass
@@ -173,25 +181,30 @@ class _Chooser:
         self.kind, self.needle, self.limit, self.window, self.sources = kind, needle, limit, window, sources
         self.seen: set[bytes] = set()
         self.keep = 2 * limit + 16  # candidates kept: room for those the query does not really name
-        self.tail: deque[tuple[int, list[Hit4], set[bytes]]] = deque()  # (source, lines, ids first seen there)
+        # (source, line number base, lines, ids first seen there)
+        self.tail: deque[tuple[int, int, list[LineHit], set[bytes]]] = deque()
         self.tail_new = 0
 
-    def feed(self, si: int, hits: list[Hit4]) -> None:
-        """Take a batch of (line start, line number, line, message id or None) of the lines of
-        source `si` naming the query (the id as `scan.line_id` finds it), in log order."""
+    def feed(self, si: int, base: int, hits: list[LineHit]) -> None:
+        """Take a batch of lines of source `si` naming the query, in log order, as `hit_lines`
+        gives them (line number base + before + 1; the id as `scan.line_id` finds it or None)."""
         src = self.sources[si]
         if self.window.lo is not None or self.window.hi is not None:
-            hits = [h for h in hits if self.window.line(h[2], src, h[1])]
-        if any(h[3] is None for h in hits):
-            hits = [h if h[3] is not None else (*h[:3], self._other_id(src, h[2], h[1])) for h in hits]
-        new = {h[3] for h in hits if h[3] is not None} - self.seen
+            hits = [h for h in hits if self.window.line(h[2], src, base + h[1] + 1)]
+        ids = {h[3] for h in hits}
+        # Exim has the id in the prefix: a line without is no message's unless syslog-wrapped
+        exim = src.fmt.name == "exim"
+        if None in ids and [h for h in hits if h[3] is None and (not exim or b"exim[" in h[2])]:
+            hits = [h if h[3] is not None else (*h[:3], self._other_id(src, h[2], base + h[1] + 1)) for h in hits]
+            ids = {h[3] for h in hits}
+        new = {i for i in ids if i is not None} - self.seen
         if not new:
             return  # lines of older messages only (the second pass follows their ids anyway)
         self.seen |= new
-        self.tail.append((si, hits, new))
+        self.tail.append((si, base, hits, new))
         self.tail_new += len(new)
-        while self.tail_new - len(self.tail[0][2]) >= self.keep:
-            self.tail_new -= len(self.tail.popleft()[2])
+        while self.tail_new - len(self.tail[0][3]) >= self.keep:
+            self.tail_new -= len(self.tail.popleft()[3])
 
     @staticmethod
     def _other_id(src: _Source, line: bytes, line_no: int) -> bytes | None:
@@ -214,10 +227,11 @@ class _Chooser:
     def candidates(self) -> OrderedDict[bytes, _Candidate]:
         """The messages first seen in the batches kept, by first appearance."""
         found: OrderedDict[bytes, _Candidate] = OrderedDict()
-        for si, hits, new in self.tail:
-            for start, line_no, line, qid in hits:
+        for si, base, hits, new in self.tail:
+            for start, before, line, qid in hits:
                 if qid is None:
                     continue
+                line_no = base + before + 1
                 c = found.get(qid)
                 if c is None:
                     if qid not in new:
@@ -427,22 +441,22 @@ def _first_pass(src: _Source, si: int, needle: str, chooser: _Chooser, problems:
     scanner = NeedleScanner([needle.encode()], ignore_case=True)
     mode = EXIM_IDS if src.fmt.name == "exim" else POSTFIX_IDS
     if src.plain:
-        for lines in scanner.hit_lines(str(src.path), mode):
-            chooser.feed(si, lines)
+        for base, lines in scanner.hit_lines(str(src.path), mode):
+            chooser.feed(si, base, lines)
         return
 
-    batch: list[Hit4] = []
+    batch: list[LineHit] = []
 
     def on_hit(hit: Hit) -> Iterable[bytes]:
-        batch.append((-1, hit.line_no, hit.line, line_id(hit.line, mode)))
+        batch.append((-1, hit.line_no - 1, hit.line, line_id(hit.line, mode)))
         if len(batch) >= BATCH_LINES:
-            chooser.feed(si, batch[:])
+            chooser.feed(si, 0, batch[:])
             batch.clear()
         return ()
 
     with open_binary(src.path) as stream:
         scanner.scan(stream, on_hit)
-    chooser.feed(si, batch)
+    chooser.feed(si, 0, batch)
     _note_error(scanner, src, problems)
 
 
