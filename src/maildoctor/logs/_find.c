@@ -545,28 +545,67 @@ typedef struct {
     Py_ssize_t line, reported;
 } Multi;
 
-static void multi_check(Multi *M, Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, const char *q, Py_ssize_t ls)
+/* Whether a needle starts at q (room bytes left in the buffer). */
+static int multi_match(const Multi *M, const char *q, Py_ssize_t room)
 {
-    Py_ssize_t room = L - (q - buf);
     uint64_t head = 0;
     memcpy(&head, q, (size_t)(room < 8 ? room : 8));
     for (Py_ssize_t i = 0; i < M->nn; i++) {
         if ((head & M->mask[i]) != M->pre[i] || M->nk[i] > room) continue;
-        if (memcmp(q, M->nd[i], (size_t)M->nk[i]) != 0) continue;
-        if (ls != M->reported) {
-            push(h, ls, 0);
-            M->reported = ls;
-        }
-        return;
+        if (memcmp(q, M->nd[i], (size_t)M->nk[i]) == 0) return 1;
     }
-    (void)w;
+    return 0;
 }
+
+static void multi_push(Multi *M, Hits *h, Py_ssize_t ls)
+{
+    if (ls != M->reported) {
+        push(h, ls, 0);
+        M->reported = ls;
+    }
+}
+
+static void multi_check(Multi *M, Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, const char *q, Py_ssize_t ls)
+{
+    (void)w;
+    if (multi_match(M, q, L - (q - buf))) multi_push(M, h, ls);
+}
+
+#ifdef HAVE_AVX2_PATH
+/* multi_buf's filter 64 positions at a time with AVX-512 (BW); a candidate's line start is looked
+ * for only when a needle really starts there. Returns where it stopped. */
+__attribute__((target("avx512f,avx512bw"))) static Py_ssize_t multi_avx512(Multi *M, Hits *h, const char *buf,
+                                                                           Py_ssize_t P, Py_ssize_t L, Py_ssize_t w)
+{
+    Py_ssize_t p = 0, i0 = M->i0, i1 = M->i1;
+    const __m512i v0 = _mm512_set1_epi8(M->nd[0][i0]), v1 = _mm512_set1_epi8(M->nd[0][i1]);
+    while (p + 64 <= P && p + 64 + i1 <= L) {
+        __mmask64 c0 = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)(buf + p + i0)), v0);
+        uint64_t cm = _mm512_mask_cmpeq_epi8_mask(c0, _mm512_loadu_si512((const void *)(buf + p + i1)), v1);
+        while (cm) {
+            int bit = __builtin_ctzll(cm);
+            cm &= cm - 1;
+            const char *q = buf + p + bit;
+            if (!multi_match(M, q, L - (p + bit))) continue;
+            const char *back = memrchr(buf, '\n', (size_t)(p + bit));
+            multi_push(M, h, back ? w + (back - buf) + 1 : M->line);
+        }
+        p += 64;
+    }
+    const char *back = p ? memrchr(buf, '\n', (size_t)p) : NULL;
+    if (back) M->line = w + (back - buf) + 1;
+    return p;
+}
+#endif
 
 /* Positions [0, P) of buf (L bytes, absolute offset w): report each line holding a needle start. */
 static void multi_buf(Multi *M, Hits *h, const char *buf, Py_ssize_t P, Py_ssize_t L, Py_ssize_t w)
 {
     Py_ssize_t p = 0;
     unsigned char c0 = (unsigned char)M->nd[0][M->i0], c1 = (unsigned char)M->nd[0][M->i1];
+#ifdef HAVE_AVX2_PATH
+    if (use_avx512()) p = multi_avx512(M, h, buf, P, L, w);
+#endif
 #ifdef __SSE2__
     const __m128i vnl = _mm_set1_epi8('\n');
     const __m128i v0 = _mm_set1_epi8((char)c0), v1 = _mm_set1_epi8((char)c1);
