@@ -18,7 +18,14 @@ SCHEMA_VERSION = "1"
 
 def to_jsonable(value: Any) -> Any:
     """Turn dataclasses, enums, dates, paths and IP addresses into plain JSON values."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    t = type(value)
+    if t is str or t is int or value is None or t is bool or t is float:  # exact types first: the common case
+        return value
+    if t is dict:
+        return {k if type(k) is str else str(k): to_jsonable(v) for k, v in value.items()}
+    if t is list:
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value)
