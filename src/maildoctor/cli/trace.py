@@ -29,6 +29,7 @@ _PROBLEM = {
     "rejected": Severity.WARNING,
 }
 MAX_EVIDENCE_TEXT = 20
+MAX_LIMIT = 5000  # traced messages are held in memory (~25 KB each): this keeps a trace under ~150 MB
 
 
 def parse_time(text: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -174,8 +175,9 @@ def render_result(console: Console, result: TraceResult) -> None:
 )
 @click.option("--since", metavar="TIME", help="Only lines at or after TIME (2026-11-27, '2026-11-27 10:00', 2h, 3d).")
 @click.option("--until", metavar="TIME", help="Only lines at or before TIME.")
-@click.option("--limit", type=click.IntRange(min=1), default=DEFAULT_LIMIT, show_default=True,
-              help="For an address or Message-ID: trace the newest this many messages (older ones are counted).")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=DEFAULT_LIMIT, show_default=True,
+              help="For an address or Message-ID: trace the newest this many messages (older ones are counted); "
+                   f"at most {MAX_LIMIT:,}, about 25 KB of memory each.")
 @root_option
 @format_option
 def command(query: str, logs: tuple[str, ...], since: str | None, until: str | None, limit: int, root: Path,

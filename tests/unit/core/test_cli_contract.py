@@ -44,7 +44,8 @@ def bad_input_cases(garbage: Path, missing: Path) -> dict[str, list[list[str]]]:
     g, m = str(garbage), str(missing)
     return {
         "doctor": [["doctor", "--root", m], ["doctor", "--demo", "--root", "/"]],
-        "trace": [["trace", "x@example.com", "--log", m], ["trace", "x@example.com", "--log", g]],
+        "trace": [["trace", "x@example.com", "--log", m], ["trace", "x@example.com", "--log", g],
+                  ["trace", "x@example.com", "--log", g, "--limit", "5001"]],
         "queue": [["queue", "--root", m], ["queue", "--exim-bp", g], ["queue", "--postqueue-json", g]],
         "outbreak": [["outbreak", "--log", m], ["outbreak", "--log", g]],
         "spf": [
