@@ -50,7 +50,7 @@ _LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 _PAGE = mmap.ALLOCATIONGRANULARITY
 
 THREAD_MIN = 8 * 1024 * 1024  # with the accelerator, larger ranges are split between threads
-PART = 16 * 1024 * 1024  # `hit_lines` searches parts of this size, one round of parts per thread at a time
+PART = 8 * 1024 * 1024  # `hit_lines` searches parts of this size, one round of parts per thread at a time
 BATCH_LINES = 4096  # `hit_lines` without the accelerator: lines cut from the map per batch
 _NUMPY: list[Any] = []  # [module or None], imported on first need: it costs 0.1-0.2 s at start-up
 
@@ -358,10 +358,14 @@ class NeedleScanner:
             base = 0
             for r0 in range(0, len(ranges), self.workers):
                 calls = [partial(find, a, b, i0, i1, True, id_mode) for a, b in ranges[r0: r0 + self.workers]]
-                for hits, lines in _on_threads(calls) if len(calls) > 1 else [calls[0]()]:
+                results = _on_threads(calls) if len(calls) > 1 else [calls[0]()]
+                results.reverse()
+                while results:  # each part's lines are dropped here once handed out (memory)
+                    hits, lines = results.pop()
                     if hits:
                         yield base, hits
                     base += lines
+                    del hits
             self.lines = base + (0 if last_nl else 1)
 
     def scan_triggers(self, path: str, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:

@@ -98,6 +98,7 @@ _ANY_ID = re.compile(exim_fmt.ID_PATTERN.encode())
 _EXIM_HEAD = re.compile(_HEAD)
 _ISO_TIME = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 KEEP_TEXT = 8  # hit lines kept per candidate message to check that the query really names it
+SEEN_GENERATION = 100_000  # message ids per generation of the first pass's seen set (~10 MB)
 
 
 @dataclass
@@ -179,7 +180,12 @@ class _Chooser:
 
     def __init__(self, kind: str, needle: str, limit: int, window: _Window, sources: list[_Source]) -> None:
         self.kind, self.needle, self.limit, self.window, self.sources = kind, needle, limit, window, sources
+        # ids seen, in two generations: when the newer holds SEEN_GENERATION ids the older is
+        # dropped, so memory stays bounded (a few tens of MB) however many messages match. The count
+        # is exact unless a message reappears after that many others (then it counts twice).
         self.seen: set[bytes] = set()
+        self.older: set[bytes] = set()
+        self.counted = 0
         self.keep = 2 * limit + 16  # candidates kept: room for those the query does not really name
         # (source, line number base, lines, ids first seen there)
         self.tail: deque[tuple[int, int, list[LineHit], set[bytes]]] = deque()
@@ -197,14 +203,28 @@ class _Chooser:
         if None in ids and [h for h in hits if h[3] is None and (not exim or b"exim[" in h[2])]:
             hits = [h if h[3] is not None else (*h[:3], self._other_id(src, h[2], base + h[1] + 1)) for h in hits]
             ids = {h[3] for h in hits}
-        new = {i for i in ids if i is not None} - self.seen
+        new = {i for i in ids if i is not None} - self.seen - self.older
         if not new:
             return  # lines of older messages only (the second pass follows their ids anyway)
         self.seen |= new
+        self.counted += len(new)
+        if len(self.seen) >= SEEN_GENERATION:
+            self.older, self.seen = self.seen, set()
+        if len(hits) > 8 * self.keep and len(new) > self.keep:
+            hits, new = self._newest(hits, new)  # a flood: keep only what the newest candidates need
         self.tail.append((si, base, hits, new))
         self.tail_new += len(new)
         while self.tail_new - len(self.tail[0][3]) >= self.keep:
             self.tail_new -= len(self.tail.popleft()[3])
+
+    def _newest(self, hits: list[LineHit], new: set[bytes]) -> tuple[list[LineHit], set[bytes]]:
+        """The lines of a batch from the first line of the `keep` newest messages first seen in it."""
+        first: dict[bytes | None, int] = {}
+        for i, h in enumerate(hits):
+            if h[3] in new and h[3] not in first:
+                first[h[3]] = i
+        kept = list(first)[-self.keep:]
+        return hits[first[kept[0]]:], {q for q in kept if q is not None}
 
     @staticmethod
     def _other_id(src: _Source, line: bytes, line_no: int) -> bytes | None:
@@ -253,7 +273,7 @@ class _Chooser:
                 chosen.append(c)
             else:
                 dropped += 1
-        return {c.id: c for c in reversed(chosen)}, len(self.seen) - len(chosen) - dropped
+        return {c.id: c for c in reversed(chosen)}, self.counted - len(chosen) - dropped
 
 
 class _Collector:
