@@ -110,11 +110,62 @@ def pick(gt: GroundTruth, rng: random.Random) -> dict[str, MessageTruth]:
     }
 
 
+FLOOD_ADDRESS = "spam@flood.example"
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _b62(n: int, width: int) -> str:
+    out = ""
+    for _ in range(width):
+        n, r = divmod(n, 62)
+        out = _B62[r] + out
+    return out
+
+
+def flood_log(size: int) -> Path:
+    """A log where every line names one address (a spam run deferred, then delivered): the worst
+    case for trace's memory, since every line is a hit and every message a candidate."""
+    path = OUT / f"flood-{size}"
+    if path.is_file():
+        return path
+    print(f"generating {size / 2**20:.0f} MiB flood log into {path} (once) ...", flush=True)
+    a = FLOOD_ADDRESS
+    with path.open("w") as fh:
+        i, written = 0, 0
+        while written < size:
+            mid = f"{_b62(1793000000 + i // 10, 6)}-{_b62(i, 6)}-{_b62(i, 2)}"
+            text = (f"2026-11-01 00:00:00 {mid} <= {a} U=shop P=local S=1234 for {a}\n"
+                    f"2026-11-01 00:00:01 {mid} == {a} R=dnslookup T=remote_smtp defer (-44): SMTP error from "
+                    f"remote mail server after RCPT TO:<{a}>: 451 try later\n"
+                    f"2026-11-01 00:05:00 {mid} => {a} R=dnslookup T=remote_smtp H=mx.flood.example "
+                    f"[192.0.2.1] C=\"250 OK\"\n")
+            fh.write(text)
+            written += len(text)
+            i += 1
+    return path
+
+
+def flood_case(size: int, maildoctor: str, exigrep: str | None) -> None:
+    log = flood_log(size)
+    warm(log)
+    print(f"\nmemory worst case: {log} ({log.stat().st_size / 2**20:.0f} MiB), every line names {FLOOD_ADDRESS}")
+    md = best([maildoctor, "trace", FLOOD_ADDRESS, "--log", str(log), "--format", "json"], 1, MD_ENV)
+    doc = json.loads(md.stdout or b"{}")
+    print(f"  maildoctor trace  {md.seconds:7.2f} s  peak RSS {md.rss_mb:6.1f} MB  "
+          f"{len(doc.get('messages', []))} msgs +{doc.get('more_messages')}")
+    if exigrep:
+        x = best([exigrep, re.escape(FLOOD_ADDRESS), str(log)], 1)
+        print(f"  exigrep           {x.seconds:7.2f} s  peak RSS {x.rss_mb:6.1f} MB  "
+              f"{x.stdout.count(NL)} lines  (exigrep/trace = {x.seconds / md.seconds:.1f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", default="1G", help="log size (default 1G)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--flood", default="600M",
+                    help="size of a second log where every line names one address (memory worst case; 0: skip)")
     a = ap.parse_args()
     size = parse_size(a.size)
     log, gt = log_for(size, a.seed)
@@ -190,6 +241,8 @@ def main() -> None:
         print(f"  {label:52} " + ", ".join(parts))
     peak = max(res[k].rss_mb for _, res in rows for k in ("maildoctor trace", "trace engine"))
     print(f"  peak RSS of maildoctor trace: {peak:.0f} MB")
+    if parse_size(a.flood):
+        flood_case(parse_size(a.flood), maildoctor, exigrep)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if failures:
         print(f"\n{failures} traced message(s) disagree with the ground truth")
