@@ -344,15 +344,19 @@ class NeedleScanner:
                 return
             with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as m:
                 last_nl = m[size - 1: size] == b"\n"
+                ranges = _split(m, 0, size, max(1, -(-size // PART)))
                 if not use_accel():
-                    hits = self._first_phase(path, m, size, fd)
-                    for i in range(0, len(hits), BATCH_LINES):
-                        lines = [(s, n - 1, _line_at(m, s, size)) for s, n in hits[i: i + BATCH_LINES]]
-                        yield 0, [(s, n, text, line_id(text, id_mode)) for s, n, text in lines]
-                    self.lines += 0 if last_nl else 1
+                    base = 0
+                    for hits, lines in self._pure_parts(path, ranges, size):
+                        for i in range(0, len(hits), BATCH_LINES):
+                            part = hits[i: i + BATCH_LINES]
+                            texts = [(s, n, _line_at(m, s, size)) for s, n in part]
+                            _drop(m, part[0][0], part[-1][0] + MAX_LINE)  # resident memory stays flat
+                            yield base, [(s, n, text, line_id(text, id_mode)) for s, n, text in texts]
+                        base += lines
+                    self.lines = base + (0 if last_nl else 1)
                     return
                 assert _accel is not None
-                ranges = _split(m, 0, size, max(1, -(-size // PART)))
                 i0, i1 = _rare_pair(m[: 1 << 16], self.permanent[0], self.ignore_case)
             find = partial(_accel.find_lines, fd, self.permanent[0], self.ignore_case)
             base = 0
@@ -367,6 +371,31 @@ class NeedleScanner:
                     base += lines
                     del hits
             self.lines = base + (0 if last_nl else 1)
+
+    def _pure_parts(self, path: str, ranges: list[tuple[int, int]], size: int) -> Iterator[tuple[list[Any], int]]:
+        """`_find_in_part` of each range in order, in worker processes for a large file (a round
+        of `workers` parts at a time, so memory stays bounded)."""
+        needle = self.permanent[0]
+        if size >= PARALLEL_MIN and self.workers > 1 and len(ranges) > 1:
+            from concurrent.futures import ProcessPoolExecutor  # only here: ~10 ms of imports
+            from concurrent.futures.process import BrokenProcessPool
+            from multiprocessing import get_context
+
+            done = 0
+            try:
+                with ProcessPoolExecutor(self.workers, mp_context=get_context("fork")) as pool:
+                    for r0 in range(0, len(ranges), self.workers):
+                        rnd = ranges[r0: r0 + self.workers]
+                        futs = [pool.submit(_find_in_part, path, needle, self.ignore_case, a, b) for a, b in rnd]
+                        for f in futs:
+                            res = f.result()
+                            done += 1
+                            yield res
+            except (OSError, BrokenProcessPool):  # no processes allowed here: the rest in-process
+                pass
+            ranges = ranges[done:]
+        for a, b in ranges:
+            yield _find_in_part(path, needle, self.ignore_case, a, b)
 
     def scan_triggers(self, path: str, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:
         """Hand on_hit the given lines ((line start, line number) pairs in file order, from

@@ -113,3 +113,31 @@ def test_scan_matches_a_naive_loop(lines: list[str], window: int, ignore_case: b
     assert got == want
     if all(len(x) < window for x in lines):  # the stream path cuts longer lines (and may split them)
         assert streamed == want
+
+
+@pytest.mark.parametrize("accelerated", [False, True], ids=["pure-python", "accelerator"])
+@pytest.mark.parametrize("part,final_newline", [(1 << 20, True), (4096, True), (4096, False)])
+def test_hit_lines_in_parts_match_a_naive_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accelerated: bool,
+                                               part: int, final_newline: bool) -> None:
+    if accelerated and scan._accel is None:
+        pytest.skip("the C accelerator was not built (no compiler)")
+    rng = random.Random(8)
+    ids = ["1xNJ01-000b54-LX", "1xNJ01-0000000AbCd-Fg12"]
+    lines = [f"2026-11-01 00:00:{i % 60:02d} {rng.choice(ids)} {rng.choice(['<= Needle@x', '=> a@b', 'nEEDLE@x'])} "
+             f"{'y' * rng.randrange(300)}" for i in range(4000)]
+    path = tmp_path / "log"
+    path.write_text("\n".join(lines) + ("\n" if final_newline else ""))
+    monkeypatch.setattr(scan, "PART", part)  # many parts: rounds of parts (and worker processes, pure Python)
+    monkeypatch.setattr(scan, "PARALLEL_MIN", 0)
+    if accelerated:
+        monkeypatch.delenv("MAILDOCTOR_PURE_PYTHON", raising=False)
+    else:
+        monkeypatch.setenv("MAILDOCTOR_PURE_PYTHON", "1")
+    sc = NeedleScanner([b"needle@x"], ignore_case=True, workers=2)
+    got = [(base + before + 1, text, mid) for base, hits in sc.hit_lines(str(path), scan.EXIM_IDS)
+           for _, before, text, mid in hits]
+    want = [(i + 1, line.encode(), scan.line_id(line.encode(), scan.EXIM_IDS))
+            for i, line in enumerate(lines) if "needle@x" in line.lower()]
+    assert got == want
+    assert sc.lines == len(lines)
+    assert all(mid is not None for _, _, mid in got)
