@@ -160,8 +160,8 @@ def render_result(console: Console, result: TraceResult) -> None:
     for s in result.messages:
         render_story(console, s)
     if result.more:
-        console.print(f"[yellow]{result.more} older matching messages not shown (the newest {result.limit} are: "
-                      "--limit); go back in time with --since/--until or raise --limit[/]\n")
+        console.print(f"[yellow]{result.more:,} older matching messages not shown: these are the newest "
+                      f"{result.limit} (--limit); look further back with --since/--until or a higher --limit[/]\n")
 
 
 @click.command("trace")
