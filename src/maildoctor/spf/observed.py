@@ -1,41 +1,40 @@
 """Which IPs really sent mail for a domain, according to mail logs (Exim, Postfix) and SPF header lines.
 
-Counted as a sender of DOMAIN:
-  * an unauthenticated SMTP client whose mail with MAIL FROM @DOMAIN was accepted (Exim `<=` with
-    H=[ip] and no A=, Postfix smtpd client= joined with qmgr from=, Received-SPF lines with client-ip
-    and the sender);
-  * this server's own outgoing interface (Exim I=[ip] on `=>`/`->` lines) for messages from @DOMAIN.
-Authenticated submissions (A=, sasl_username=) are not: the server relays them, with its own IP.
-Clients refused at SMTP time while claiming DOMAIN (often forgeries) are listed apart, never added.
-Loopback, RFC 1918 and other local addresses are set aside: receivers never see them.
+The log engine (`maildoctor.logs`) reads and parses the lines; this module decides, per event, that
+  * an unauthenticated SMTP client whose mail from @DOMAIN was accepted is a sender (Exim `<=`;
+    Postfix smtpd `client=` joined with qmgr `from=` by queue id), and so is a `Received-SPF` line's client-ip;
+  * so is this server's own outgoing interface (Exim I=[ip] on `=>`/`->`/`>>`/`==`/`**` lines) for mail from @DOMAIN;
+  * authenticated submissions (A=, P=esmtpa/esmtpsa, sasl_username=) are not: the server relays them with its own IP;
+  * clients refused at SMTP time while claiming DOMAIN (often forgeries) are listed apart, never added;
+  * loopback, RFC 1918 and other local addresses are set aside: receivers never see them.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import lzma
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from maildoctor.errors import InputError
+from maildoctor.logs import exim, postfix
+from maildoctor.logs.events import EventKind, LogEvent
+from maildoctor.logs.read import LogReader
 
-_IP = r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)"
-_EXIM_ID = r"([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})"
-_EXIM_ARRIVAL = re.compile(rf"\s{_EXIM_ID} <= (\S*)")
-_EXIM_DELIVERY = re.compile(rf"\s{_EXIM_ID} (?:=>|->|\*>|\*\*|==) ")  # also failed/deferred tries
-_EXIM_HOST = re.compile(rf"\sH=[^\[\n]*\[{_IP}\]")
-_EXIM_IFACE = re.compile(rf"\sI=\[{_IP}\]")
-_EXIM_REJECT_FROM = re.compile(r"\sF=<([^>]*)>")
-_EXIM_SMTP_REJECT = re.compile(r"\s(?:temporarily )?rejected (?:RCPT|MAIL|after DATA|DATA)\b")
-_PF_CLIENT = re.compile(rf"[\s/]smtpd\[\d+\]: ([0-9A-Za-z]+): client=[^\s\[]*\[{_IP}\]")
-_PF_SASL = re.compile(r"sasl_username=")
-_PF_FROM = re.compile(r"[\s/](?:qmgr|cleanup)\[\d+\]: ([0-9A-Za-z]+): from=<([^>]*)>")
-_PF_NOQUEUE = re.compile(rf"NOQUEUE: \w+: \w+ from [^\s\[]*\[{_IP}\].*?\bfrom=<([^>]*)>")
-_HDR = re.compile(rf"client-ip=\"?{_IP}.*?envelope-from=\"?<?([^\s\";>]+)", re.IGNORECASE)
+_HDR = re.compile(r"client-ip=\"?([0-9A-Fa-f:.]+).*?envelope-from=\"?<?([^\s\";>]+)")
+# Every line used below contains one of these (Exim <=, I=[, rejected; Postfix client=, nrcpt=, reject:;
+# Received-SPF client-ip=): the reader skips parsing the others, most of a busy log.
+_NEEDLES = (b" <= ", b" I=[", b"reject", b"client=", b"nrcpt=", b"client-ip=")
+_OUTGOING = frozenset({EventKind.DELIVERY, EventKind.ADDITIONAL, EventKind.CUTTHROUGH,
+                       EventKind.DEFERRAL, EventKind.FAILURE})  # a remote host was talked to
+_REFUSED = frozenset({EventKind.REJECT_MAIL, EventKind.REJECT_RCPT, EventKind.REJECT_DATA})
+_V = TypeVar("_V")
 _MAX_PENDING = 100_000  # bound memory: ids waiting for their other half
+_LOCAL_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
 
 
 @dataclass
@@ -57,16 +56,11 @@ class ObservedSenders:
         key = str(ip)
         if not _routable(ip):
             self.ignored[key] += 1
-            return
-        if rejected:
+        elif rejected:
             self.rejected[key] += 1
-            return
-        self.senders[key] += 1
-        self.evidence.setdefault(key, (source, number, line.strip()[:300]))
-
-
-_LOCAL_NETS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+        else:
+            self.senders[key] += 1
+            self.evidence.setdefault(key, (source, number, line.strip()[:300]))
 
 
 def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -77,90 +71,93 @@ def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not any(ip.version == n.version and ip in n for n in _LOCAL_NETS)
 
 
-def _domain_of(sender: str) -> str:
-    return sender.rpartition("@")[2].rstrip(".>").lower()
+def _interface(ev: LogEvent) -> str | None:
+    # the engine keeps I= as "ip:port" in extra, ambiguous for IPv6: take the address between the brackets
+    if "interface" not in ev.extra:
+        return None
+    start = ev.raw.find(" I=[") + 4
+    end = ev.raw.find("]", start)
+    return ev.raw[start:end] if start >= 4 and end > start else None
 
 
 class _Scanner:
     def __init__(self, domain: str) -> None:
         self.domain = domain.lower().rstrip(".")
         self.out = ObservedSenders(self.domain)
-        self.exim_ours: OrderedDict[str, bool] = OrderedDict()  # message id -> sender is @domain
-        self.pf_client: OrderedDict[str, tuple[str, int, str, str]] = OrderedDict()
+        self.exim_ours: OrderedDict[str, bool] = OrderedDict()  # Exim id -> sender is @domain
+        self.pf_clients: OrderedDict[str, tuple[str, str, int, str]] = OrderedDict()  # queue id -> client
 
-    def ours(self, sender: str) -> bool:
-        d = _domain_of(sender)
+    def ours(self, sender: str | None) -> bool:
+        d = (sender or "").rpartition("@")[2].rstrip(".>").lower()
         return d == self.domain or d.endswith("." + self.domain)
 
-    def _remember(self, table: OrderedDict[str, object], key: str, value: object) -> None:
-        table[key] = value
-        if len(table) > _MAX_PENDING:
-            table.popitem(last=False)
+    def event(self, ev: LogEvent) -> None:
+        kind, qid = ev.kind, ev.message_id
+        if kind is EventKind.ARRIVAL and ev.format == "postfix":  # qmgr from=, the other half of client=
+            client = self.pf_clients.pop(qid, None) if qid else None
+            if client is not None and self.ours(ev.sender):
+                self.out.note(*client)
+        elif kind is EventKind.ARRIVAL:  # Exim <=
+            ours = self.ours(ev.sender)
+            if qid:
+                _remember(self.exim_ours, qid, ours)
+            proto = ev.protocol or ""  # esmtpa/esmtpsa: authenticated even when A= is not logged
+            if ours and ev.remote_ip and not (ev.auth_id or proto.endswith("a") or proto.startswith("local")):
+                self.out.note(ev.remote_ip, ev.source, ev.line_no, ev.raw)
+        elif kind is EventKind.MESSAGE_INFO and qid and ev.remote_ip and "client" in ev.extra:  # Postfix client=
+            if ev.auth_id is None:
+                _remember(self.pf_clients, qid, (ev.remote_ip, ev.source, ev.line_no, ev.raw))
+        elif kind in _OUTGOING and ev.format == "exim":
+            known = self.exim_ours.get(qid) if qid else None
+            # arrival not seen (older log): the line may name the sender itself (F=, P=)
+            ours = known if known is not None else self.ours(ev.sender or ev.extra.get("return_path"))
+            iface = _interface(ev)
+            if ours and iface:
+                self.out.note(iface, ev.source, ev.line_no, ev.raw)
+        elif kind in _REFUSED:
+            if qid:
+                self.pf_clients.pop(qid, None)
+            if ev.remote_ip and self.ours(ev.sender):
+                self.out.note(ev.remote_ip, ev.source, ev.line_no, ev.raw, rejected=True)
+        elif (m := _HDR.search(ev.raw)) is not None and self.ours(m.group(2)):
+            self.out.note(m.group(1), ev.source, ev.line_no, ev.raw)
 
-    def line(self, text: str, source: str, number: int) -> None:
-        self.out.lines += 1
-        m = _EXIM_ARRIVAL.search(text)
-        if m:
-            ours = self.ours(m.group(2))
-            self._remember(self.exim_ours, m.group(1), ours)  # type: ignore[arg-type]
-            host = _EXIM_HOST.search(text)
-            if ours and host and " A=" not in text and " P=local" not in text:
-                self.out.note(host.group(1), source, number, text)
-            return
-        m = _EXIM_DELIVERY.search(text)
-        if m:
-            iface = _EXIM_IFACE.search(text)
-            if iface and self.exim_ours.get(m.group(1)):
-                self.out.note(iface.group(1), source, number, text)
-            return
-        m = _EXIM_REJECT_FROM.search(text)
-        if m and _EXIM_SMTP_REJECT.search(text):
-            host = _EXIM_HOST.search(text)
-            if host and self.ours(m.group(1)):
-                self.out.note(host.group(1), source, number, text, rejected=True)
-            return
-        m = _PF_CLIENT.search(text)
-        if m:
-            if not _PF_SASL.search(text):
-                self._remember(self.pf_client, m.group(1), (m.group(2), number, text, source))  # type: ignore[arg-type]
-            return
-        m = _PF_FROM.search(text)
-        if m:
-            client = self.pf_client.pop(m.group(1), None)
-            if client and self.ours(m.group(2)):
-                self.out.note(client[0], client[3], client[1], client[2])
-            return
-        m = _PF_NOQUEUE.search(text)
-        if m:
-            if self.ours(m.group(2)):
-                self.out.note(m.group(1), source, number, text, rejected=True)
-            return
-        m = _HDR.search(text)
-        if m and self.ours(m.group(2)):
-            self.out.note(m.group(1), source, number, text)
+
+def _remember(table: OrderedDict[str, _V], key: str, value: _V) -> None:
+    table[key] = value
+    if len(table) > _MAX_PENDING:
+        table.popitem(last=False)
+
+
+def _parse_any(line: str, source: str, number: int) -> LogEvent:
+    """One line of unknown format: Exim, else Postfix, else Exim's UNKNOWN/CONTINUATION event."""
+    ev = exim.parse_line(line, None, source, number)
+    if ev.kind in (EventKind.UNKNOWN, EventKind.CONTINUATION):
+        pf = postfix.parse_line(line, None, source, number)
+        if pf.kind is not EventKind.UNKNOWN:
+            return pf
+    return ev
 
 
 def analyze_lines(lines: Iterable[str], domain: str, source: str = "-") -> ObservedSenders:
-    """Senders of DOMAIN in LINES (pure)."""
+    """Senders of DOMAIN in LINES (pure); each line may be Exim, Postfix or a Received-SPF header."""
     scan = _Scanner(domain)
     for number, line in enumerate(lines, 1):
-        scan.line(line, source, number)
+        scan.out.lines += 1
+        scan.event(_parse_any(line.rstrip("\r\n"), source, number))
     return scan.out
 
 
 def read_observed_senders(paths: Iterable[Path | str], domain: str) -> ObservedSenders:
-    """Senders of DOMAIN in the log files (plain or compressed); raises InputError for unreadable files."""
-    from maildoctor.logs.read import open_binary, probe_log
-
+    """Senders of DOMAIN in the log files (plain, compressed, rotated sets, '-' for stdin);
+    raises InputError naming the first file that is unreadable or not a mail log."""
     scan = _Scanner(domain)
-    for path in paths:
-        problem = probe_log(Path(path)) if str(path) != "-" else None
-        if problem:
-            raise InputError(f"{path}: {problem}")
-        try:
-            with open_binary(path) as fh:
-                for number, raw in enumerate(fh, 1):
-                    scan.line(raw.decode("utf-8", errors="replace"), str(path), number)
-        except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
-            raise InputError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    reader = LogReader(list(paths), only=_NEEDLES)
+    for ev in reader:
+        if reader.problems:
+            break
+        scan.event(ev)
+    if reader.problems:
+        raise InputError(str(reader.problems[0]))
+    scan.out.lines = reader.lines_read
     return scan.out
