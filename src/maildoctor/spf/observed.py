@@ -102,7 +102,8 @@ class _Scanner:
             if qid:
                 _remember(self.exim_ours, qid, ours)
             proto = ev.protocol or ""  # esmtpa/esmtpsa: authenticated even when A= is not logged
-            if ours and ev.remote_ip and not (ev.auth_id or proto.endswith("a") or proto.startswith("local")):
+            if ours and ev.remote_ip and not (ev.auth_id or proto.endswith(("esmtpa", "esmtpsa"))
+                                              or proto.startswith("local")):
                 self.out.note(ev.remote_ip, ev.source, ev.line_no, ev.raw)
         elif kind is EventKind.MESSAGE_INFO and qid and ev.remote_ip and "client" in ev.extra:  # Postfix client=
             if ev.auth_id is None:
