@@ -15,7 +15,7 @@ import lzma
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -173,13 +173,14 @@ class LogReader:
         until: dt.datetime | None = None,
         format: str | None = None,
         tail_bytes: int | None = None,
-        only: tuple[bytes, ...] = (),
+        only: tuple[bytes, ...] | Callable[[bytes], bool] = (),
     ) -> None:
         """`tail_bytes`: read only about the last N bytes of each plain file (line numbers stay exact);
-        `only`: parse only the lines that contain one of these byte strings."""
+        `only`: parse only the lines that contain one of these byte strings, or for which this
+        function (called on each raw line, in order, between the events) says yes."""
         self.problems = InputProblems()
         self.tail_bytes = tail_bytes
-        self.only = only  # parse only lines containing one of these byte strings (a cheap prefilter)
+        self.only = only  # a cheap prefilter: most lines of a big log are never decoded or parsed
         self.paths = expand_paths(paths, self.problems)
         self.since = _naive(since)
         self.until = _naive(until)
@@ -208,6 +209,8 @@ class LogReader:
 
     def _read_stream(self, fh: IO[bytes], name: str, path: Path, first_line: int = 0) -> Iterator[LogEvent]:
         line_no = first_line
+        only = self.only
+        keep = only if callable(only) else (lambda raw: any(o in raw for o in only)) if only else None
         fmt: LogFormat | None = get_format(self.format) if self.format else None
         year = file_year(path) if name != "<stdin>" else None
         panic = "panic" in path.name
@@ -229,7 +232,7 @@ class LogReader:
                 line_no += 1
                 if not raw or raw == b"\r":
                     continue
-                if self.only and not any(o in raw for o in self.only):
+                if keep is not None and not keep(raw):
                     continue
                 ev = parse(_decode(raw[:MAX_LINE]), year, name, line_no)
                 if ev.time is not None and (

@@ -23,11 +23,9 @@ from maildoctor.errors import InputError
 from maildoctor.logs import exim, postfix
 from maildoctor.logs.events import EventKind, LogEvent
 from maildoctor.logs.read import LogReader
+from maildoctor.logs.scan import EXIM_IDS, line_id
 
 _HDR = re.compile(r"client-ip=\"?([0-9A-Fa-f:.]+).*?envelope-from=\"?<?([^\s\";>]+)")
-# Every line used below contains one of these (Exim <=, I=[, rejected; Postfix client=, nrcpt=, reject:;
-# Received-SPF client-ip=): the reader skips parsing the others, most of a busy log.
-_NEEDLES = (b" <= ", b" I=[", b"reject", b"client=", b"nrcpt=", b"client-ip=")
 _OUTGOING = frozenset({EventKind.DELIVERY, EventKind.ADDITIONAL, EventKind.CUTTHROUGH,
                        EventKind.DEFERRAL, EventKind.FAILURE})  # a remote host was talked to
 _REFUSED = frozenset({EventKind.REJECT_MAIL, EventKind.REJECT_RCPT, EventKind.REJECT_DATA})
@@ -83,9 +81,22 @@ def _interface(ev: LogEvent) -> str | None:
 class _Scanner:
     def __init__(self, domain: str) -> None:
         self.domain = domain.lower().rstrip(".")
+        self.domain_b = self.domain.encode("idna") if not self.domain.isascii() else self.domain.encode()
         self.out = ObservedSenders(self.domain)
         self.exim_ours: OrderedDict[str, bool] = OrderedDict()  # Exim id -> sender is @domain
         self.pf_clients: OrderedDict[str, tuple[str, str, int, str]] = OrderedDict()  # queue id -> client
+
+    def wants(self, raw: bytes) -> bool:
+        """The reader's prefilter: only lines that can matter are parsed, most of a busy log is not.
+        They name the domain (an arrival, a rejection, qmgr from=, Received-SPF), are Postfix
+        client= lines (remembered until their from=), or carry an outgoing interface for a message
+        from the domain (the id in the Exim prefix; syslog-wrapped Exim lines are parsed)."""
+        if self.domain_b in raw.lower() or b"client=" in raw:
+            return True
+        if b" I=[" not in raw:
+            return False
+        mid = line_id(raw, EXIM_IDS)
+        return self.exim_ours.get(mid.decode(), False) if mid is not None else b"exim[" in raw
 
     def ours(self, sender: str | None) -> bool:
         d = (sender or "").rpartition("@")[2].rstrip(".>").lower()
@@ -153,7 +164,7 @@ def read_observed_senders(paths: Iterable[Path | str], domain: str) -> ObservedS
     """Senders of DOMAIN in the log files (plain, compressed, rotated sets, '-' for stdin);
     raises InputError naming the first file that is unreadable or not a mail log."""
     scan = _Scanner(domain)
-    reader = LogReader(list(paths), only=_NEEDLES)
+    reader = LogReader(list(paths), only=scan.wants)
     for ev in reader:
         if reader.problems:
             break
