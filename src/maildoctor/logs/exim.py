@@ -277,6 +277,7 @@ def _set_host(value_and_rest: str, f: dict[str, object], extra: dict[str, str], 
     if key == "I":
         if m.group("ip"):
             extra["interface"] = m.group("ip") + (f":{m.group('port')}" if m.group("port") else "")
+            extra["interface_ip"] = m.group("ip")  # alone: "ip:port" is ambiguous for IPv6
         return m.end()
     if m.group("name"):
         f["remote_host"] = m.group("name")

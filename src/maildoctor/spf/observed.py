@@ -69,15 +69,6 @@ def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not any(ip.version == n.version and ip in n for n in _LOCAL_NETS)
 
 
-def _interface(ev: LogEvent) -> str | None:
-    # the engine keeps I= as "ip:port" in extra, ambiguous for IPv6: take the address between the brackets
-    if "interface" not in ev.extra:
-        return None
-    start = ev.raw.find(" I=[") + 4
-    end = ev.raw.find("]", start)
-    return ev.raw[start:end] if start >= 4 and end > start else None
-
-
 class _Scanner:
     def __init__(self, domain: str) -> None:
         self.domain = domain.lower().rstrip(".")
@@ -123,7 +114,7 @@ class _Scanner:
             known = self.exim_ours.get(qid) if qid else None
             # arrival not seen (older log): the line may name the sender itself (F=, P=)
             ours = known if known is not None else self.ours(ev.sender or ev.extra.get("return_path"))
-            iface = _interface(ev)
+            iface = ev.extra.get("interface_ip")
             if ours and iface:
                 self.out.note(iface, ev.source, ev.line_no, ev.raw)
         elif kind in _REFUSED:

@@ -28,6 +28,7 @@ def test_arrival_smtp_auth_with_every_field() -> None:
     assert ev.remote_ip == "198.51.100.7" and ev.remote_port == 51234
     assert ev.protocol == "esmtpsa" and ev.auth_id == "info@client.tld"
     assert ev.extra["auth_method"] == "dovecot_login" and ev.extra["interface"] == "203.0.113.10:587"
+    assert ev.extra["interface_ip"] == "203.0.113.10"
     assert ev.tls == "TLS1.3:TLS_AES_256_GCM_SHA384:256" and ev.extra["CV"] == "no"
     assert ev.size == 4315 and ev.header_message_id == "abc@client.tld"
     assert ev.subject == 'Re: "quote" test'
