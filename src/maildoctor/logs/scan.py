@@ -347,7 +347,7 @@ class NeedleScanner:
                 ranges = _split(m, 0, size, max(1, -(-size // PART)))
                 if not use_accel():
                     base = 0
-                    for hits, lines in self._pure_parts(path, ranges, size):
+                    for hits, lines in self._pure_parts(path, ranges, size, self.permanent[0]):
                         for i in range(0, len(hits), BATCH_LINES):
                             part = hits[i: i + BATCH_LINES]
                             texts = [(s, n, _line_at(m, s, size)) for s, n in part]
@@ -372,10 +372,10 @@ class NeedleScanner:
                     del hits
             self.lines = base + (0 if last_nl else 1)
 
-    def _pure_parts(self, path: str, ranges: list[tuple[int, int]], size: int) -> Iterator[tuple[list[Any], int]]:
+    def _pure_parts(self, path: str, ranges: list[tuple[int, int]], size: int,
+                    needle: bytes) -> Iterator[tuple[list[Any], int]]:
         """`_find_in_part` of each range in order, in worker processes for a large file (a round
         of `workers` parts at a time, so memory stays bounded)."""
-        needle = self.permanent[0]
         if size >= PARALLEL_MIN and self.workers > 1 and len(ranges) > 1:
             from concurrent.futures import ProcessPoolExecutor  # only here: ~10 ms of imports
             from concurrent.futures.process import BrokenProcessPool
@@ -430,19 +430,8 @@ class NeedleScanner:
                     results = _on_threads([partial(find, a, b) for a, b in ranges], self.workers)
                 else:
                     results = [find(a, b) for a, b in ranges]
-            elif len(ranges) > 1:
-                from concurrent.futures import ProcessPoolExecutor  # only here: ~10 ms of imports
-                from concurrent.futures.process import BrokenProcessPool
-                from multiprocessing import get_context
-
-                try:
-                    with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
-                        futs = [pool.submit(_find_in_part, path, needle, self.ignore_case, a, b) for a, b in ranges]
-                        results = [f.result() for f in futs]
-                except (OSError, BrokenProcessPool):  # no processes allowed here: search in-process
-                    results = []
-            if not results:
-                results = [_find_in_part(path, needle, self.ignore_case, a, b) for a, b in ranges]
+            else:
+                results = list(self._pure_parts(path, ranges, size, needle))
             base = 0
             for hits, lines in results:
                 for start, before in hits:

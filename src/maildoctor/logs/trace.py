@@ -89,13 +89,6 @@ def classify_query(query: str) -> tuple[str, str]:
 
 
 DEFAULT_LIMIT = 100
-_HEAD = rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\S* (?:[+-]\d{4} )?(?:\[\d+\] )?(" + exim_fmt.ID_PATTERN.encode() + rb") "
-_QUICK_ID = re.compile(rb"^" + _HEAD + rb"|\]: ([0-9A-Za-z]{6,20}): ")
-
-_ANY_ID = re.compile(exim_fmt.ID_PATTERN.encode())
-# _QUICK_ID's first alternative alone: tried with match() it answers most lines without search()
-# trying the second alternative at every position
-_EXIM_HEAD = re.compile(_HEAD)
 _ISO_TIME = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 KEEP_TEXT = 8  # hit lines kept per candidate message to check that the query really names it
 SEEN_GENERATION = 100_000  # message ids per generation of the first pass's seen set (~10 MB)
@@ -124,12 +117,11 @@ class _Candidate:
     texts: list[tuple[int, int, bytes]] = field(default_factory=list)  # (source index, line number, line)
 
 
-def _quick_id(line: bytes) -> bytes | None:
-    """The message id at the head of an Exim line or after a Postfix program's `]: `."""
-    q = _EXIM_HEAD.match(line, 0, 160) or _QUICK_ID.search(line, 0, 160)
-    if q is None:
-        return None
-    return q.group(1) or q.group(2)
+def _idless(line: bytes, exim: bool) -> bool:
+    """Whether a line without a message id where `scan.line_id` looks belongs to no message: an
+    Exim line has its id in the prefix (where the parser takes it) unless it is syslog-wrapped.
+    Such lines (rejections, authentication failures: most lines of a busy address) are not parsed."""
+    return exim and b"exim[" not in line
 
 
 def _relevant(kind: str, needle: str, ev: LogEvent) -> bool:
@@ -198,9 +190,8 @@ class _Chooser:
         if self.window.lo is not None or self.window.hi is not None:
             hits = [h for h in hits if self.window.line(h[2], src, base + h[1] + 1)]
         ids = {h[3] for h in hits}
-        # Exim has the id in the prefix: a line without is no message's unless syslog-wrapped
         exim = src.fmt.name == "exim"
-        if None in ids and [h for h in hits if h[3] is None and (not exim or b"exim[" in h[2])]:
+        if None in ids and [h for h in hits if h[3] is None and not _idless(h[2], exim)]:
             hits = [h if h[3] is not None else (*h[:3], self._other_id(src, h[2], base + h[1] + 1)) for h in hits]
             ids = {h[3] for h in hits}
         new = {i for i in ids if i is not None} - self.seen - self.older
@@ -231,7 +222,7 @@ class _Chooser:
         """The message id of a line without one at the usual place. An Exim line has it in its
         prefix, so without one there is no message (a rejection, an authentication failure) unless
         the line is syslog-wrapped; other lines are parsed."""
-        if src.fmt.name == "exim" and b"exim[" not in line:
+        if _idless(line, src.fmt.name == "exim"):
             return None
         mid = src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no).message_id
         return mid.encode() if mid is not None else None
@@ -293,22 +284,21 @@ class _Collector:
         self.wanted: set[str] = set(events)  # ids known from earlier files of a rotated set
         self.scanner: NeedleScanner | None = None
         self.exim = src.fmt.name == "exim"
+        self.id_mode = EXIM_IDS if self.exim else POSTFIX_IDS
 
     def parse(self, raw: bytes, line_no: int) -> LogEvent:
         return self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.src.year, self.src.name, line_no)
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
-        if self.chosen is not None:
-            # Lines of messages that were not chosen are not parsed (a busy address has thousands).
-            qid = _quick_id(hit.line)
-            if qid is None and self.exim and _ANY_ID.search(hit.line) is None:
+        qid = line_id(hit.line, self.id_mode)
+        if qid is None and _idless(hit.line, self.exim):
+            return ()
+        # Lines of messages that were not chosen are not parsed (a busy address has thousands);
+        # a bounce (`<= <> R=parent`) is parsed: it may be a chosen message's child.
+        if self.chosen is not None and qid is not None and b"<= <> R=" not in hit.line:
+            q = qid.decode()
+            if q not in self.wanted and q not in self.chosen:
                 return ()
-            if qid is not None and b"<= <> R=" not in hit.line:
-                q = qid.decode()
-                if q not in self.wanted and q not in self.chosen:
-                    return ()
-        elif self.exim and _ANY_ID.search(hit.line) is None:
-            return ()  # an Exim id at the head of the line, or no message (see _Chooser.feed)
         ev = self.parse(hit.line, hit.line_no)
         mid = ev.message_id
         if mid is None or not self.window.event(ev):
