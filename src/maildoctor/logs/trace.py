@@ -105,7 +105,17 @@ class _Source:
     year: int | None
     plain: bool  # a regular uncompressed file: mapped and searched in place
 
+    @property
+    def exim(self) -> bool:
+        return self.fmt.name == "exim"
 
+    @property
+    def id_mode(self) -> int:
+        """How `scan.line_id` finds this log's message ids."""
+        return EXIM_IDS if self.exim else POSTFIX_IDS
+
+    def parse(self, raw: bytes, line_no: int) -> LogEvent:
+        return self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.year, self.name, line_no)
 
 
 @dataclass
@@ -159,7 +169,7 @@ class _Window:
         if _ISO_TIME.match(line):
             t = line[:19]
             return not ((self.lo and t < self.lo) or (self.hi and t > self.hi))
-        return self.event(src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no))
+        return self.event(src.parse(line, line_no))
 
 
 class _Chooser:
@@ -190,8 +200,7 @@ class _Chooser:
         if self.window.lo is not None or self.window.hi is not None:
             hits = [h for h in hits if self.window.line(h[2], src, base + h[1] + 1)]
         ids = {h[3] for h in hits}
-        exim = src.fmt.name == "exim"
-        if None in ids and [h for h in hits if h[3] is None and not _idless(h[2], exim)]:
+        if None in ids and [h for h in hits if h[3] is None and not _idless(h[2], src.exim)]:
             hits = [h if h[3] is not None else (*h[:3], self._other_id(src, h[2], base + h[1] + 1)) for h in hits]
             ids = {h[3] for h in hits}
         new = {i for i in ids if i is not None} - self.seen - self.older
@@ -222,15 +231,14 @@ class _Chooser:
         """The message id of a line without one at the usual place. An Exim line has it in its
         prefix, so without one there is no message (a rejection, an authentication failure) unless
         the line is syslog-wrapped; other lines are parsed."""
-        if _idless(line, src.fmt.name == "exim"):
+        if _idless(line, src.exim):
             return None
-        mid = src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no).message_id
+        mid = src.parse(line, line_no).message_id
         return mid.encode() if mid is not None else None
 
     def names_query(self, c: _Candidate) -> bool:
         for si, line_no, line in c.texts:
-            src = self.sources[si]
-            ev = src.fmt.parse_line(line.decode("utf-8", "replace"), src.year, src.name, line_no)
+            ev = self.sources[si].parse(line, line_no)
             if ev.message_id == c.id and self.window.event(ev) and _relevant(self.kind, self.needle, ev):
                 return True
         return False
@@ -276,22 +284,16 @@ class _Collector:
         self.kind = kind
         self.needle = needle
         self.src = src
-        self.fmt = src.fmt
         self.window = window
         self.events = events
         self.cwd = cwd
         self.chosen = chosen
         self.wanted: set[str] = set(events)  # ids known from earlier files of a rotated set
         self.scanner: NeedleScanner | None = None
-        self.exim = src.fmt.name == "exim"
-        self.id_mode = EXIM_IDS if self.exim else POSTFIX_IDS
-
-    def parse(self, raw: bytes, line_no: int) -> LogEvent:
-        return self.fmt.parse_line(raw.decode("utf-8", errors="replace"), self.src.year, self.src.name, line_no)
 
     def __call__(self, hit: Hit) -> Iterable[bytes]:
-        qid = line_id(hit.line, self.id_mode)
-        if qid is None and _idless(hit.line, self.exim):
+        qid = line_id(hit.line, self.src.id_mode)
+        if qid is None and _idless(hit.line, self.src.exim):
             return ()
         # Lines of messages that were not chosen are not parsed (a busy address has thousands);
         # a bounce (`<= <> R=parent`) is parsed: it may be a chosen message's child.
@@ -299,7 +301,7 @@ class _Collector:
             q = qid.decode()
             if q not in self.wanted and q not in self.chosen:
                 return ()
-        ev = self.parse(hit.line, hit.line_no)
+        ev = self.src.parse(hit.line, hit.line_no)
         mid = ev.message_id
         if mid is None or not self.window.event(ev):
             return ()
@@ -340,7 +342,7 @@ class _Collector:
             lines = lines[1:]  # the context was cut: its first piece may be a partial line
         for back, raw in enumerate(reversed(lines), 1):
             if key in raw:
-                ev = self.parse(raw, hit.line_no - back)
+                ev = self.src.parse(raw, hit.line_no - back)
                 if ev.message_id == mid and self.window.event(ev):
                     self.events.setdefault(mid, []).insert(0, ev)
 
@@ -353,7 +355,7 @@ class _Collector:
                 continue
             if ev.pid is not None and b"[" in raw[:i] and f"[{ev.pid}]".encode() not in raw[:i]:
                 continue
-            cwd_ev = self.fmt.parse_line(raw.decode("utf-8", errors="replace"))
+            cwd_ev = self.src.parse(raw, 0)
             if cwd_ev.kind is EventKind.LOCAL_SUBMISSION and cwd_ev.script_path:
                 assert ev.message_id is not None
                 back = len(lines) - 1 - lines.index(raw)  # lines[-1] is the empty text after the last newline
@@ -449,7 +451,7 @@ def _spool(fh: IO[bytes], cleanup: contextlib.ExitStack) -> Path:
 
 def _first_pass(src: _Source, si: int, needle: str, chooser: _Chooser, problems: list[InputProblem]) -> None:
     scanner = NeedleScanner([needle.encode()], ignore_case=True)
-    mode = EXIM_IDS if src.fmt.name == "exim" else POSTFIX_IDS
+    mode = src.id_mode
     if src.plain:
         for base, lines in scanner.hit_lines(str(src.path), mode):
             chooser.feed(si, base, lines)
