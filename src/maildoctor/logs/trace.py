@@ -447,8 +447,6 @@ def _spool(fh: IO[bytes], cleanup: contextlib.ExitStack) -> Path:
     return out
 
 
-
-
 def _first_pass(src: _Source, si: int, needle: str, chooser: _Chooser, problems: list[InputProblem]) -> None:
     scanner = NeedleScanner([needle.encode()], ignore_case=True)
     mode = src.id_mode
@@ -500,7 +498,7 @@ def _second_pass(src: _Source, si: int, kind: str, needle: str, window: _Window,
             scanner.scan(stream, collector)
     elif chosen is not None:
         scanner.scan_triggers(str(src.path), triggers, collector)
-    elif kind == "exim_id" and src.fmt.name == "exim":
+    elif kind == "exim_id" and src.exim:
         # An Exim id carries its arrival time: start near it instead of reading the whole log.
         seek: list[int | None] = []
 
