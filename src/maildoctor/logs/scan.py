@@ -10,14 +10,19 @@ Python cannot parse a gigabyte of log lines quickly, but `find` runs at memory s
    are searched only from where they first appear and are retired when their message completes,
    so only the few windows where follow-ups live are read again.
 
+`hit_lines` is the first phase alone for a caller that decides later which hits to follow (trace
+by address: the newest messages): batches of matching lines with their text and message id, part
+by part, then `scan_triggers` runs the sweep from the chosen lines.
+
 Case-insensitive needles (addresses, Message-IDs) are searched in a lower-cased copy of each
 window made with `bytes.translate` (many times faster than `bytes.lower`). Memory stays bounded:
 windows are 4 MiB and mapped pages are dropped after use.
 
 When the optional C accelerator `_find` was built (setup.py; `MAILDOCTOR_PURE_PYTHON=1` turns it
 off), the first phase and long newline counts run in C on threads (it releases the GIL): one pass
-that searches and counts lines at once, reading with pread into a cache-sized buffer, with the
-same results as the pure-Python path (tests/unit/logs/test_logs_scan_accel.py compares them).
+that searches and counts lines at once (SSE2, AVX2 or AVX-512, chosen at run time), reading with
+pread into a cache-sized buffer, with the same results as the pure-Python path
+(tests/unit/logs/test_logs_scan_accel.py compares them).
 """
 
 from __future__ import annotations
