@@ -98,15 +98,9 @@ static Py_ssize_t line_len(const char *p, Py_ssize_t room)
     return k;
 }
 
-/* Keep the text of the hit just pushed (line start ls, the needle at pos) when the read buffer
- * (L bytes at absolute offset w) holds the whole line, or its first MAXLINE bytes. */
-static void capture(Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, Py_ssize_t ls, Py_ssize_t pos)
+/* Copy k bytes at p into the arena as the text of hit i. */
+static void keep_text(Hits *h, Py_ssize_t i, const char *p, Py_ssize_t k)
 {
-    if (!h->text || h->oom || ls < w) return;
-    Py_ssize_t room = L - (ls - w);
-    const char *p = buf + (ls - w);
-    if (room < MAXLINE && !memchr(buf + pos, '\n', (size_t)(L - pos))) return; /* ends in a later read */
-    Py_ssize_t k = line_len(p, room);
     if (h->alen + k > h->acap) {
         Py_ssize_t cap = h->acap ? h->acap : 1 << 16;
         while (cap < h->alen + k) cap *= 2;
@@ -115,9 +109,20 @@ static void capture(Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, Py_ssi
         h->acap = cap;
     }
     memcpy(h->arena + h->alen, p, (size_t)k);
-    h->toff[h->n - 1] = h->alen;
-    h->tlen[h->n - 1] = k;
+    h->toff[i] = h->alen;
+    h->tlen[i] = k;
     h->alen += k;
+}
+
+/* Keep the text of the hit just pushed (line start ls, the needle at pos) when the read buffer
+ * (L bytes at absolute offset w) holds the whole line, or its first MAXLINE bytes. */
+static void capture(Hits *h, const char *buf, Py_ssize_t L, Py_ssize_t w, Py_ssize_t ls, Py_ssize_t pos)
+{
+    if (!h->text || h->oom || ls < w) return;
+    Py_ssize_t room = L - (ls - w);
+    const char *p = buf + (ls - w);
+    if (room < MAXLINE && !memchr(buf + pos, '\n', (size_t)(L - pos))) return; /* ends in a later read */
+    keep_text(h, h->n - 1, p, line_len(p, room));
 }
 
 /* Read [w, w + n) of fd into buf; returns the bytes read (fewer only at the end of the file) or -1. */
@@ -405,18 +410,7 @@ static void read_missing(int fd, Hits *h, char *buf, int *err)
         if (h->tlen[i] >= 0) continue;
         Py_ssize_t L = read_at(fd, buf, MAXLINE, h->starts[i]);
         if (L < 0) { *err = errno; return; }
-        Py_ssize_t k = line_len(buf, L);
-        if (h->alen + k > h->acap) {
-            Py_ssize_t cap = h->acap ? h->acap : 1 << 16;
-            while (cap < h->alen + k) cap *= 2;
-            h->arena = grow(h->arena, cap, 1, &h->oom);
-            if (h->oom) return;
-            h->acap = cap;
-        }
-        memcpy(h->arena + h->alen, buf, (size_t)k);
-        h->toff[i] = h->alen;
-        h->tlen[i] = k;
-        h->alen += k;
+        keep_text(h, i, buf, line_len(buf, L));
     }
 }
 
