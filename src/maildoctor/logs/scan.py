@@ -316,6 +316,23 @@ class NeedleScanner:
         """Scan a plain file. `start_at(map, size)` may name an offset before which the permanent
         needles cannot occur (an Exim id's arrival time, found by binary search): they are then
         followed from there like follow-up needles, and the first phase is skipped."""
+
+        def run(m: mmap.mmap, size: int) -> None:
+            start = start_at(m, size) if start_at is not None else None
+            if start is not None:
+                self._sweep(m, size, [], on_hit, seek=(start, self.permanent))
+                return
+            assert self._fd is not None
+            triggers = self._first_phase(path, m, size, self._fd)
+            if m[size - 1: size] != b"\n":
+                self.lines += 1  # a last line without a newline
+            self._sweep(m, size, triggers, on_hit)
+
+        self._mapped(path, run)
+
+    def _mapped(self, path: str, run: Callable[[mmap.mmap, int], None]) -> None:
+        """run(map, size) on a plain file mapped read-only, its descriptor kept for the accelerator
+        meanwhile; an empty file is not mapped (nothing to do)."""
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
@@ -323,14 +340,7 @@ class NeedleScanner:
             self._fd = fh.fileno()
             try:
                 with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                    start = start_at(m, size) if start_at is not None else None
-                    if start is not None:
-                        self._sweep(m, size, [], on_hit, seek=(start, self.permanent))
-                        return
-                    triggers = self._first_phase(path, m, size, fh.fileno())
-                    if m[size - 1: size] != b"\n":
-                        self.lines += 1  # a last line without a newline
-                    self._sweep(m, size, triggers, on_hit)
+                    run(m, size)
             finally:
                 self._fd = None
 
@@ -405,16 +415,7 @@ class NeedleScanner:
     def scan_triggers(self, path: str, triggers: list[tuple[int, int]], on_hit: OnHit) -> None:
         """Hand on_hit the given lines ((line start, line number) pairs in file order, from
         `hit_lines`) and the lines of the follow-up needles it returns, as `scan_path` does."""
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size == 0:
-                return
-            self._fd = fh.fileno()
-            try:
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                    self._sweep(m, size, triggers, on_hit)
-            finally:
-                self._fd = None
+        self._mapped(path, lambda m, size: self._sweep(m, size, triggers, on_hit))
 
     def _first_phase(self, path: str, m: mmap.mmap, size: int, fd: int) -> list[tuple[int, int]]:
         """(line start, line number) of every line containing a permanent needle, in file order."""
