@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.eximgen import GroundTruth, MessageTruth, generate
+from maildoctor.logs.seek import base62
 
 OUT = Path(__file__).resolve().parent / "out"
 NL = b"\n"
@@ -111,17 +112,6 @@ def pick(gt: GroundTruth, rng: random.Random) -> dict[str, MessageTruth]:
 
 
 FLOOD_ADDRESS = "spam@flood.example"
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _b62(n: int, width: int) -> str:
-    out = ""
-    for _ in range(width):
-        n, r = divmod(n, 62)
-        out = _B62[r] + out
-    return out
-
-
 def flood_log(size: int) -> Path:
     """A log where every line names one address (a spam run deferred, then delivered): the worst
     case for trace's memory, since every line is a hit and every message a candidate."""
@@ -133,7 +123,7 @@ def flood_log(size: int) -> Path:
     with path.open("w") as fh:
         i, written = 0, 0
         while written < size:
-            mid = f"{_b62(1793000000 + i // 10, 6)}-{_b62(i, 6)}-{_b62(i, 2)}"
+            mid = f"{base62(1793000000 + i // 10, 6)}-{base62(i, 6)}-{base62(i, 2)}"
             text = (f"2026-11-01 00:00:00 {mid} <= {a} U=shop P=local S=1234 for {a}\n"
                     f"2026-11-01 00:00:01 {mid} == {a} R=dnslookup T=remote_smtp defer (-44): SMTP error from "
                     f"remote mail server after RCPT TO:<{a}>: 451 try later\n"

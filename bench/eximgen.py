@@ -28,14 +28,14 @@ import datetime as dt
 import heapq
 import json
 import random
-import string
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # Exim's base 62
+from maildoctor.logs.seek import base62
+
 SAMPLE_LIMIT = 50_000
 START = dt.datetime(2026, 11, 1, 0, 0, 0)
 HOSTNAME = "server1.hostingco.example"
@@ -120,14 +120,6 @@ def load_truth(truth_path: Path) -> Iterator[MessageTruth]:
             yield MessageTruth(**json.loads(line))
 
 
-def _b62(n: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        n, r = divmod(n, 62)
-        out.append(ALPHABET[r])
-    return "".join(reversed(out))
-
-
 @dataclass
 class _Msg:
     id: str
@@ -170,8 +162,8 @@ class _Gen:
         secs = int((t - dt.datetime(1970, 1, 1)).total_seconds())
         new = self.id_format == "new" or (self.id_format == "mixed" and self.arrivals >= self.estimate // 2)
         if new:
-            return f"{_b62(secs, 6)}-{_b62(self.counter * 7919 + 12345, 11)}-{_b62(self.rng.randrange(62**4), 4)}"
-        return f"{_b62(secs, 6)}-{_b62(self.counter * 7919 % 62**6, 6)}-{_b62(self.rng.randrange(62**2), 2)}"
+            return f"{base62(secs, 6)}-{base62(self.counter * 7919 + 12345, 11)}-{base62(self.rng.randrange(62**4), 4)}"
+        return f"{base62(secs, 6)}-{base62(self.counter * 7919 % 62**6, 6)}-{base62(self.rng.randrange(62**2), 2)}"
 
     def ip(self) -> str:
         r = self.rng

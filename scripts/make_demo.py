@@ -32,9 +32,10 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maildoctor.logs.seek import base62
+
 HOST = "server1.hosting.example"
 HOST_IP = "192.0.2.10"
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 UPGRADE = dt.datetime(2026, 11, 27, 12, 0, 0)  # Exim 4.96 -> 4.98: new message-id format from here
 START = dt.datetime(2026, 11, 26, 0, 0, 0)
 END = dt.datetime(2026, 11, 28, 8, 0, 0)  # the snapshot was taken here
@@ -54,14 +55,6 @@ REMOTE_MX = {
 SPAM_DOMAINS = [f"victim{i}.example" for i in range(1, 41)] + ["gmail.example", "yahoo.example", "hotmail.example"]
 
 
-def b62(n: int, width: int) -> str:
-    out = ""
-    for _ in range(width):
-        out = B62[n % 62] + out
-        n //= 62
-    return out
-
-
 @dataclass
 class Ids:
     rng: random.Random
@@ -72,9 +65,9 @@ class Ids:
         while True:
             pid = self.rng.randint(1000, 99999)
             if t >= UPGRADE:
-                mid = f"{b62(epoch, 6)}-{b62(pid, 11)}-{b62(self.rng.randint(0, 62**4 - 1), 4)}"
+                mid = f"{base62(epoch, 6)}-{base62(pid, 11)}-{base62(self.rng.randint(0, 62**4 - 1), 4)}"
             else:
-                mid = f"{b62(epoch, 6)}-{b62(pid, 6)}-{b62(self.rng.randint(0, 62**2 - 1), 2)}"
+                mid = f"{base62(epoch, 6)}-{base62(pid, 6)}-{base62(self.rng.randint(0, 62**2 - 1), 2)}"
             if mid not in self.seen:
                 self.seen.add(mid)
                 return mid

@@ -182,16 +182,10 @@ def exim_input(data: bytes, sender: str) -> bytes:
 
 def fake_message_id() -> str:
     """An id in Exim's 4.97+ format; the pipe only sees it in MESSAGE_ID."""
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    from maildoctor.logs.seek import base62
 
-    def b62(n: int, width: int) -> str:
-        out = ""
-        for _ in range(width):
-            n, r = divmod(n, 62)
-            out = alphabet[r] + out
-        return out
-
-    return f"{b62(int(time.time()), 6)}-{b62(os.getpid(), 11)}-{b62(int(time.time() * 1e6) % 3844, 4)}"
+    now = time.time()
+    return f"{base62(int(now), 6)}-{base62(os.getpid(), 11)}-{base62(int(now * 1e6) % 3844, 4)}"
 
 
 # Exim's pipe children start with these ignored (seen in /proc/PID/status of a real pipe): a

@@ -13,12 +13,22 @@ from typing import Any
 
 from maildoctor.logs.exim import ID_PATTERN
 
-_B62 = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")}
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # Exim's id digits
+_B62 = {c: i for i, c in enumerate(BASE62)}
 _CALIBRATE = re.compile(
     rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\S* (?:[+-]\d{4} )?(?:\[\d+\] )?(" + ID_PATTERN.encode() + rb") <= ",
     re.MULTILINE,
 )
 SEEK_MARGIN = dt.timedelta(hours=3)  # summer-time changes and clock skew
+
+
+def base62(n: int, width: int) -> str:
+    """n as `width` base-62 digits, the way Exim writes the parts of a message id."""
+    out = ""
+    for _ in range(width):
+        n, r = divmod(n, 62)
+        out = BASE62[r] + out
+    return out
 
 
 def id_time(message_id: str) -> dt.datetime | None:
