@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 import re
 import sys
 from collections import OrderedDict, deque
@@ -104,6 +105,16 @@ class _Source:
     fmt: LogFormat
     year: int | None
     plain: bool  # a regular uncompressed file: mapped and searched in place
+    identity: tuple[int, int, int] = (0, 0, 0)  # device, inode, size when opened
+
+    def replaced(self) -> bool:
+        """Whether the file was rotated away or truncated since it was opened (a live server's log
+        may be, between the two passes): the offsets found in the first pass would not hold."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != self.identity[:2] or st.st_size < self.identity[2]
 
     @property
     def exim(self) -> bool:
@@ -419,6 +430,7 @@ def _open_source(path: Path, name: str, problems: list[InputProblem], cleanup: c
         return None
     with fh:
         plain = isinstance(fh, io.BufferedReader)
+        st = os.fstat(fh.fileno()) if plain else None
         try:
             head = SalvagingReader(fh).read(65536)
         except (EOFError, OSError, ValueError) as exc:
@@ -432,7 +444,8 @@ def _open_source(path: Path, name: str, problems: list[InputProblem], cleanup: c
         if head.strip():
             problems.append(InputProblem(name, "not a recognised mail log (Exim or Postfix)"))
         return None
-    return _Source(name, path, fmt, file_year(path) if name != "<stdin>" else None, plain)
+    identity = (st.st_dev, st.st_ino, st.st_size) if st is not None else (0, 0, 0)
+    return _Source(name, path, fmt, file_year(path) if name != "<stdin>" else None, plain, identity)
 
 
 def _spool(fh: IO[bytes], cleanup: contextlib.ExitStack) -> Path:
@@ -482,6 +495,10 @@ def _second_pass(src: _Source, si: int, kind: str, needle: str, window: _Window,
         triggers = sorted({(start, n) for c in chosen.values() for s, start, n in c.hits if s == si})
         if not triggers and not open_ids:
             return  # nothing of the chosen messages starts or continues here
+    if chosen is not None and src.plain and src.replaced():
+        problems.append(InputProblem(src.name, "replaced or truncated while it was read (log rotation?); "
+                                     "its messages are missing: run the trace again"))
+        return
     # a plain file's lines of the chosen messages are known from the first pass: the triggers
     needles = [] if chosen is not None and src.plain else [needle.encode()]
 
