@@ -442,6 +442,20 @@ static PyObject *lower_bytes(const char *s, Py_ssize_t n)
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c'; }
 
+/* The next whitespace-separated word of r[*i..n): its start in *a, *i just after it; 0 at the end
+ * (Python's str.split() words: the recipient list of a `<=` line). */
+static int next_word(const char *r, Py_ssize_t n, Py_ssize_t *i, Py_ssize_t *a)
+{
+    while (*i < n && is_space(r[*i]))
+        (*i)++;
+    if (*i >= n)
+        return 0;
+    *a = *i;
+    while (*i < n && !is_space(r[*i]))
+        (*i)++;
+    return 1;
+}
+
 /* fastscan.parse_arrival_fields, as offsets into rest (-1: None). */
 typedef struct {
     Py_ssize_t sender_a, sender_b, ip_a, ip_b, user_a, user_b, auth_a, auth_b, rcpt_a;
@@ -729,14 +743,8 @@ static int outgoing_arrival(Ctx *C, const Line *L, PyObject *mid, PyObject *buck
         PyObject *sink = has_ip && !has_auth ? C->bounce_in : C->inbound;
         if (sink == C->bounce_in && F.rcpt_a >= 0) {
             Py_ssize_t i = F.rcpt_a, count = 0;
-            while (i < n) {
-                while (i < n && is_space(r[i]))
-                    i++;
-                if (i >= n)
-                    break;
-                Py_ssize_t a = i;
-                while (i < n && !is_space(r[i]))
-                    i++;
+            Py_ssize_t a;
+            while (next_word(r, n, &i, &a)) {
                 PyObject *key = lower_bytes(r + a, i - a);
                 if (!key || dict_add(C->backscatter, key, C->one)) {
                     Py_XDECREF(key);
@@ -803,14 +811,8 @@ static int outgoing_arrival(Ctx *C, const Line *L, PyObject *mid, PyObject *buck
         PyObject *doms = PyList_GET_ITEM(st, DOMAINS);
         int room = PySet_GET_SIZE(doms) < C->domain_cap;
         Py_ssize_t count = 0, i = F.rcpt_a;
-        while (i < n) {
-            while (i < n && is_space(r[i]))
-                i++;
-            if (i >= n)
-                break;
-            Py_ssize_t a = i;
-            while (i < n && !is_space(r[i]))
-                i++;
+        Py_ssize_t a;
+        while (next_word(r, n, &i, &a)) {
             count++;
             if (room) {
                 Py_ssize_t at = a - 1;
